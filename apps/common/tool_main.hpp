@@ -1,0 +1,21 @@
+#pragma once
+// The one error funnel of every derm tool: parse, run, and turn any failure
+// into a one-line message on stderr and a non-zero exit code.
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace derm::cli {
+
+// Exit codes shared by the tools.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;       // derm::Error or another error
+inline constexpr int kExitUsage = 2;         // bad command line
+inline constexpr int kExitPartial = 3;       // some inputs failed, the others were processed
+
+// Parses argv into `app` (whose callbacks fill an options struct), then calls
+// run(), which returns the exit code. Domain errors, then CLI errors, then any
+// std::exception are reported as "<tool>: error: ..." lines.
+int run_tool(CLI::App& app, int argc, char** argv, const std::function<int()>& run);
+
+}  // namespace derm::cli

@@ -1,0 +1,33 @@
+# Every dependency comes from find_package: Debian 12's packages on a CPU machine,
+# or a pip/zip CUDA LibTorch plus the device kit on the GPU machine.
+find_package(Torch REQUIRED)
+find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+find_package(CLI11 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(nlohmann_json 3.9 REQUIRED)
+find_package(Threads REQUIRED)
+
+# A pip/zip LibTorch ships its own fmt headers in its include folder, which is
+# searched before /usr/include; spdlog was built against the system fmt, so a
+# TU that sees torch's fmt would compile against the wrong fmt. Put a folder
+# holding only the system fmt headers in front of every include path.
+get_target_property(_fmt_include fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+list(GET _fmt_include 0 _fmt_include)
+file(REAL_PATH "${_fmt_include}" _fmt_include)
+set(_derm_torch_fmt "")
+foreach(_dir IN LISTS TORCH_INCLUDE_DIRS)
+  file(REAL_PATH "${_dir}" _real_dir)
+  if(EXISTS "${_real_dir}/fmt/core.h" AND NOT _real_dir STREQUAL _fmt_include)
+    set(_derm_torch_fmt "${_real_dir}")
+  endif()
+endforeach()
+if(_derm_torch_fmt)
+  set(DERM_FMT_SHADOW "${CMAKE_BINARY_DIR}/fmt-first")
+  file(MAKE_DIRECTORY "${DERM_FMT_SHADOW}")
+  if(NOT EXISTS "${DERM_FMT_SHADOW}/fmt")
+    file(CREATE_LINK "${_fmt_include}/fmt" "${DERM_FMT_SHADOW}/fmt" SYMBOLIC)
+  endif()
+  include_directories(BEFORE "${DERM_FMT_SHADOW}")
+  message(STATUS "derm: LibTorch at ${_derm_torch_fmt} ships fmt; using ${_fmt_include}/fmt first")
+endif()

@@ -1,0 +1,81 @@
+#include "derm/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "derm/error.hpp"
+
+namespace derm {
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temporary_sibling(const fs::path& path) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::ostringstream name;
+  name << '.' << path.filename().string() << ".tmp-" << std::hex << rng();
+  return path.parent_path() / name.str();
+}
+
+void fsync_path(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+void write_path_atomically(const fs::path& path,
+                           const std::function<void(const fs::path& tmp)>& write) {
+  const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (!fs::is_directory(parent)) {
+    throw Error(path.string() + ": cannot create folder " + parent.string());
+  }
+  const fs::path tmp = temporary_sibling(path);
+  try {
+    write(tmp);
+    fsync_path(tmp);
+    fs::rename(tmp, path);
+  } catch (const Error&) {
+    fs::remove(tmp, ec);
+    throw;
+  } catch (const std::exception& e) {
+    fs::remove(tmp, ec);
+    throw Error(path.string() + ": cannot write: " + e.what());
+  }
+}
+
+void write_file_atomically(const fs::path& path,
+                           const std::function<void(std::ostream&)>& write) {
+  write_path_atomically(path, [&](const fs::path& tmp) {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path.string() + ": cannot open for writing: " + std::strerror(errno));
+    write(out);
+    out.flush();
+    if (!out) throw Error(path.string() + ": write failed (disk full?)");
+  });
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(path.string() + ": cannot open: " +
+                (fs::exists(path) ? std::strerror(errno) : "no such file"));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) throw Error(path.string() + ": read failed");
+  return content.str();
+}
+
+}  // namespace derm

@@ -1,0 +1,118 @@
+#include "derm/image.hpp"
+
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "derm/error.hpp"
+
+namespace derm {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string describe(const fs::path& path) { return path.string() + ": "; }
+
+}  // namespace
+
+cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(describe(path) + "no such file");
+  if (fs::is_directory(path, ec)) throw Error(describe(path) + "is a folder, not an image");
+  const auto bytes = fs::file_size(path, ec);
+  if (ec) throw Error(describe(path) + "cannot read: " + ec.message());
+  if (bytes == 0) throw Error(describe(path) + "empty file");
+
+  // ANYDEPTH|ANYCOLOR keeps 16-bit and grayscale visible (to convert or reject)
+  // while still applying the EXIF orientation, which IMREAD_UNCHANGED would skip.
+  cv::Mat image;
+  try {
+    if (!cv::haveImageReader(path.string())) {
+      throw Error(describe(path) + "not an image in a format derm can read");
+    }
+    image = cv::imread(path.string(), cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+  } catch (const cv::Exception& e) {
+    throw Error(describe(path) + "cannot decode image (" + e.err + ")");
+  }
+  if (image.empty()) throw Error(describe(path) + "cannot decode image (corrupt or truncated)");
+  if (image.channels() == 1) {
+    throw Error(describe(path) + "grayscale image; dermoscopy classification needs colour");
+  }
+  if (static_cast<std::int64_t>(image.cols) * image.rows > options.max_pixels) {
+    throw Error(describe(path) + "image too large (" + std::to_string(image.cols) + "x" +
+                std::to_string(image.rows) + ")");
+  }
+  if (image.cols < options.min_side || image.rows < options.min_side) {
+    throw Error(describe(path) + "image too small (" + std::to_string(image.cols) + "x" +
+                std::to_string(image.rows) + ", minimum " + std::to_string(options.min_side) +
+                " px a side)");
+  }
+  if (image.depth() == CV_16U) {
+    image.convertTo(image, CV_8U, 1.0 / 257.0);
+  } else if (image.depth() != CV_8U) {
+    cv::Mat scaled;
+    cv::normalize(image, scaled, 0, 255, cv::NORM_MINMAX, CV_8U);
+    image = scaled;
+  }
+  cv::Mat rgb;
+  cv::cvtColor(image, rgb, image.channels() == 4 ? cv::COLOR_BGRA2RGB : cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+ResizePolicy parse_resize_policy(const std::string& name) {
+  if (name == "squash") return ResizePolicy::squash;
+  if (name == "center_crop" || name == "center-crop" || name == "crop") return ResizePolicy::center_crop;
+  if (name == "pad") return ResizePolicy::pad;
+  throw Error("unknown resize policy '" + name + "' (expected squash, center_crop or pad)");
+}
+
+std::string to_string(ResizePolicy policy) {
+  switch (policy) {
+    case ResizePolicy::squash: return "squash";
+    case ResizePolicy::center_crop: return "center_crop";
+    case ResizePolicy::pad: return "pad";
+  }
+  return "squash";
+}
+
+namespace {
+
+cv::Mat resize_exact(const cv::Mat& image, int width, int height) {
+  if (image.cols == width && image.rows == height) return image;
+  const bool shrinking = width * height < image.cols * image.rows;
+  cv::Mat out;
+  cv::resize(image, out, cv::Size(width, height), 0, 0,
+             shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+}  // namespace
+
+cv::Mat resize_to_square(const cv::Mat& rgb, int size, ResizePolicy policy) {
+  if (size <= 0) throw Error("resize: size must be positive, got " + std::to_string(size));
+  if (rgb.cols == size && rgb.rows == size) return rgb;
+  switch (policy) {
+    case ResizePolicy::squash:
+      return resize_exact(rgb, size, size);
+    case ResizePolicy::center_crop: {
+      const double scale = static_cast<double>(size) / std::min(rgb.cols, rgb.rows);
+      const int w = std::max(size, static_cast<int>(std::lround(rgb.cols * scale)));
+      const int h = std::max(size, static_cast<int>(std::lround(rgb.rows * scale)));
+      const cv::Mat scaled = resize_exact(rgb, w, h);
+      return scaled(cv::Rect((w - size) / 2, (h - size) / 2, size, size)).clone();
+    }
+    case ResizePolicy::pad: {
+      const double scale = static_cast<double>(size) / std::max(rgb.cols, rgb.rows);
+      const int w = std::min(size, std::max(1, static_cast<int>(std::lround(rgb.cols * scale))));
+      const int h = std::min(size, std::max(1, static_cast<int>(std::lround(rgb.rows * scale))));
+      const cv::Mat scaled = resize_exact(rgb, w, h);
+      cv::Mat out(size, size, rgb.type(), cv::Scalar::all(0));
+      scaled.copyTo(out(cv::Rect((size - w) / 2, (size - h) / 2, w, h)));
+      return out;
+    }
+  }
+  return rgb;
+}
+
+}  // namespace derm

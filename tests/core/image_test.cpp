@@ -1,0 +1,101 @@
+#include "derm/image.hpp"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "derm/error.hpp"
+#include "test_support.hpp"
+
+namespace derm {
+namespace {
+
+using testing::TempDir;
+
+std::string error_of(const std::filesystem::path& path) {
+  try {
+    read_rgb_image(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ReadRgbImage, ReturnsRgbOrderAndSize) {
+  TempDir dir;
+  cv::Mat rgb(40, 60, CV_8UC3, cv::Scalar(10, 20, 30));  // R=10 G=20 B=30
+  testing::write_rgb(dir / "a.png", rgb);
+  const cv::Mat read = read_rgb_image(dir / "a.png");
+  ASSERT_EQ(read.type(), CV_8UC3);
+  EXPECT_EQ(read.cols, 60);
+  EXPECT_EQ(read.rows, 40);
+  const auto px = read.at<cv::Vec3b>(5, 5);
+  EXPECT_EQ(px[0], 10);
+  EXPECT_EQ(px[2], 30);
+}
+
+TEST(ReadRgbImage, SixteenBitIsScaledToEightBit) {
+  TempDir dir;
+  cv::Mat bgr16(40, 40, CV_16UC3, cv::Scalar(0, 257 * 100, 65535));
+  ASSERT_TRUE(cv::imwrite((dir / "deep.png").string(), bgr16));
+  const cv::Mat read = read_rgb_image(dir / "deep.png");
+  ASSERT_EQ(read.type(), CV_8UC3);
+  EXPECT_EQ(read.at<cv::Vec3b>(0, 0), cv::Vec3b(255, 100, 0));
+}
+
+TEST(ReadRgbImage, AlphaChannelIsDropped) {
+  TempDir dir;
+  cv::Mat bgra(40, 40, CV_8UC4, cv::Scalar(1, 2, 3, 128));
+  ASSERT_TRUE(cv::imwrite((dir / "alpha.png").string(), bgra));
+  const cv::Mat read = read_rgb_image(dir / "alpha.png");
+  ASSERT_EQ(read.type(), CV_8UC3);
+  EXPECT_EQ(read.at<cv::Vec3b>(0, 0), cv::Vec3b(3, 2, 1));
+}
+
+TEST(ReadRgbImage, BadInputsNameTheFile) {
+  TempDir dir;
+  EXPECT_NE(error_of(dir / "missing.jpg").find("missing.jpg: no such file"), std::string::npos);
+  std::ofstream(dir / "empty.jpg").close();
+  EXPECT_NE(error_of(dir / "empty.jpg").find("empty.jpg: empty file"), std::string::npos);
+  std::ofstream(dir / "text.jpg") << "this is not a JPEG\n";
+  EXPECT_NE(error_of(dir / "text.jpg").find("text.jpg:"), std::string::npos);
+
+  cv::Mat gray(40, 40, CV_8UC1, cv::Scalar(7));
+  ASSERT_TRUE(cv::imwrite((dir / "gray.png").string(), gray));
+  EXPECT_NE(error_of(dir / "gray.png").find("grayscale"), std::string::npos);
+
+  cv::Mat tiny(1, 1, CV_8UC3, cv::Scalar(1, 2, 3));
+  ASSERT_TRUE(cv::imwrite((dir / "tiny.png").string(), tiny));
+  EXPECT_NE(error_of(dir / "tiny.png").find("too small"), std::string::npos);
+
+  std::vector<uchar> jpeg;
+  cv::imencode(".jpg", testing::synthetic_lesion(200, 200, 1), jpeg);
+  std::ofstream(dir / "truncated.jpg", std::ios::binary)
+      .write(reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size() / 3));
+  EXPECT_NE(error_of(dir / "truncated.jpg").find("truncated.jpg:"), std::string::npos);
+
+  EXPECT_NE(error_of(dir.path()).find("is a folder"), std::string::npos);
+}
+
+TEST(ResizeToSquare, PoliciesGiveTheRequestedSize) {
+  const cv::Mat wide(100, 200, CV_8UC3, cv::Scalar(50, 60, 70));
+  for (auto policy : {ResizePolicy::squash, ResizePolicy::center_crop, ResizePolicy::pad}) {
+    const cv::Mat out = resize_to_square(wide, 64, policy);
+    EXPECT_EQ(out.cols, 64) << to_string(policy);
+    EXPECT_EQ(out.rows, 64) << to_string(policy);
+  }
+  const cv::Mat padded = resize_to_square(wide, 64, ResizePolicy::pad);
+  EXPECT_EQ(padded.at<cv::Vec3b>(0, 32), cv::Vec3b(0, 0, 0));      // top band is padding
+  EXPECT_EQ(padded.at<cv::Vec3b>(32, 32), cv::Vec3b(50, 60, 70));  // centre is image
+}
+
+TEST(ResizePolicyNames, RoundTripAndRejectUnknown) {
+  for (auto policy : {ResizePolicy::squash, ResizePolicy::center_crop, ResizePolicy::pad}) {
+    EXPECT_EQ(parse_resize_policy(to_string(policy)), policy);
+  }
+  EXPECT_THROW(parse_resize_policy("stretchy"), Error);
+}
+
+}  // namespace
+}  // namespace derm
