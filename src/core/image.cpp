@@ -14,6 +14,23 @@ namespace {
 
 std::string describe(const fs::path& path) { return path.string() + ": "; }
 
+// libjpeg decodes a truncated JPEG with a warning and grey fill; a complete one
+// ends with the EOI marker (FF D9), possibly followed by a little padding.
+bool is_truncated_jpeg(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char head[2] = {0, 0};
+  in.read(reinterpret_cast<char*>(head), 2);
+  if (head[0] != 0xFF || head[1] != 0xD8) return false;
+  constexpr std::streamoff kTail = 1024;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = std::max<std::streamoff>(2, size - kTail);
+  std::string tail(static_cast<std::size_t>(size - start), '\0');
+  in.seekg(start);
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  return tail.rfind("\xFF\xD9") == std::string::npos;
+}
+
 }  // namespace
 
 cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
@@ -36,6 +53,7 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
     throw Error(describe(path) + "cannot decode image (" + e.err + ")");
   }
   if (image.empty()) throw Error(describe(path) + "cannot decode image (corrupt or truncated)");
+  if (is_truncated_jpeg(path)) throw Error(describe(path) + "truncated JPEG (no end-of-image marker)");
   if (image.channels() == 1) {
     throw Error(describe(path) + "grayscale image; dermoscopy classification needs colour");
   }
