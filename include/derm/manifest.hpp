@@ -47,7 +47,11 @@ struct Manifest {
 // derm::Error names the file and line of the first problem.
 Manifest read_manifest(const std::filesystem::path& path);
 
-// Writes atomically; paths are written as given in the entries.
+// Writes atomically; paths are written as given in the entries. Fields holding
+// commas, quotes or line breaks are quoted (RFC 4180).
 void write_manifest(const std::filesystem::path& path, const Manifest& manifest);
+
+// The manifest header, in order (see the top of this file).
+const std::vector<std::string>& manifest_columns();
 
 }  // namespace derm

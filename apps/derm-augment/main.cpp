@@ -1,0 +1,240 @@
+// derm-augment: writes augmented training samples as WebDataset shards, or a
+// contact sheet (--preview) showing what the distortions do.
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "derm/atomic_file.hpp"
+#include "derm/augment.hpp"
+#include "derm/error.hpp"
+#include "derm/logging.hpp"
+#include "derm/manifest.hpp"
+#include "derm/shards.hpp"
+#include "tool_main.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// "MIN,MAX" or a single value (a constant).
+derm::Range parse_range(const std::string& option, const std::string& text) {
+  const auto comma = text.find(',');
+  const std::string first = text.substr(0, comma);
+  const std::string second = comma == std::string::npos ? first : text.substr(comma + 1);
+  derm::Range range;
+  try {
+    std::size_t used_first = 0, used_second = 0;
+    range.min = std::stod(first, &used_first);
+    range.max = std::stod(second, &used_second);
+    if (used_first != first.size() || used_second != second.size()) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw derm::Error(option + ": expected MIN,MAX (e.g. 0.8,1.25), got '" + text + "'");
+  }
+  if (range.min > range.max) {
+    throw derm::Error(option + ": min greater than max in '" + text + "'");
+  }
+  return range;
+}
+
+// Distortion options as given on the command line; only given ones override.
+struct DistortionOptions {
+  std::optional<std::string> resize, rotation, scale_x, scale_y, stretch, cutout_count, cutout_area,
+      cutout_aspect, cutout_fill, brightness, contrast, gamma, channel_gain;
+  std::optional<double> hflip, vflip, cutout_probability;
+  std::optional<std::string> params_file;
+  bool none = false;
+
+  void add_to(CLI::App& app) {
+    const std::string group = "Distortions";
+    app.add_option("--params", params_file, "Start from the parameters in a JSON file (e.g. the \"params\" of an augment-run.json)")->group(group);
+    app.add_flag("--no-distortions", none, "Only resize (a baseline)")->group(group);
+    app.add_option("--resize", resize, "Non-square sources: squash (default), center_crop or pad")->group(group);
+    app.add_option("--rotation", rotation, "Rotation range, degrees (default 0,360)")->group(group);
+    app.add_option("--hflip", hflip, "Probability of a left-right mirror (default 0.5)")->group(group);
+    app.add_option("--vflip", vflip, "Probability of an up-down mirror (default 0.5)")->group(group);
+    app.add_option("--stretch", stretch, "Scale range for both axes, drawn per axis (default 0.8,1.25)")->group(group);
+    app.add_option("--scale-x", scale_x, "Horizontal scale range")->group(group);
+    app.add_option("--scale-y", scale_y, "Vertical scale range")->group(group);
+    app.add_option("--cutout-probability", cutout_probability, "Probability of cut-out (default 0.5)")->group(group);
+    app.add_option("--cutout-count", cutout_count, "Number of rectangles (default 1,3)")->group(group);
+    app.add_option("--cutout-area", cutout_area, "Area fraction of each rectangle (default 0.01,0.05)")->group(group);
+    app.add_option("--cutout-aspect", cutout_aspect, "Width/height of each rectangle (default 0.5,2)")->group(group);
+    app.add_option("--cutout-fill", cutout_fill, "mean (default), noise or black")->group(group);
+    app.add_option("--brightness", brightness, "Added brightness, fraction of full scale (default -0.1,0.1)")->group(group);
+    app.add_option("--contrast", contrast, "Contrast factor (default 0.8,1.2)")->group(group);
+    app.add_option("--gamma", gamma, "Gamma (default 0.8,1.25)")->group(group);
+    app.add_option("--channel-gain", channel_gain, "Per-channel gain, colour balance (default 0.9,1.1)")->group(group);
+  }
+
+  derm::AugmentParams build() const {
+    derm::AugmentParams p;
+    if (params_file) {
+      nlohmann::json json;
+      try {
+        json = nlohmann::json::parse(derm::read_file(*params_file));
+      } catch (const nlohmann::json::exception& e) {
+        throw derm::Error(*params_file + ": not valid JSON (" + e.what() + ")");
+      }
+      if (json.contains("params")) json = json["params"];
+      try {
+        p = derm::augment_params_from_json(json);
+      } catch (const derm::Error& e) {
+        throw derm::Error(*params_file + ": " + e.what());
+      }
+    }
+    if (none) {
+      p.rotation_deg = {0, 0};
+      p.hflip_probability = p.vflip_probability = p.cutout_probability = 0;
+      p.scale_x = p.scale_y = {1, 1};
+      p.brightness = {0, 0};
+      p.contrast = p.gamma = p.channel_gain = {1, 1};
+    }
+    if (resize) p.resize = derm::parse_resize_policy(*resize);
+    if (rotation) p.rotation_deg = parse_range("--rotation", *rotation);
+    if (hflip) p.hflip_probability = *hflip;
+    if (vflip) p.vflip_probability = *vflip;
+    if (stretch) p.scale_x = p.scale_y = parse_range("--stretch", *stretch);
+    if (scale_x) p.scale_x = parse_range("--scale-x", *scale_x);
+    if (scale_y) p.scale_y = parse_range("--scale-y", *scale_y);
+    if (cutout_probability) p.cutout_probability = *cutout_probability;
+    if (cutout_count) p.cutout_count = parse_range("--cutout-count", *cutout_count);
+    if (cutout_area) p.cutout_area = parse_range("--cutout-area", *cutout_area);
+    if (cutout_aspect) p.cutout_aspect = parse_range("--cutout-aspect", *cutout_aspect);
+    if (cutout_fill) p.cutout_fill = derm::parse_cutout_fill(*cutout_fill);
+    if (brightness) p.brightness = parse_range("--brightness", *brightness);
+    if (contrast) p.contrast = parse_range("--contrast", *contrast);
+    if (gamma) p.gamma = parse_range("--gamma", *gamma);
+    if (channel_gain) p.channel_gain = parse_range("--channel-gain", *channel_gain);
+    return p;
+  }
+};
+
+struct Options {
+  std::string manifest, split = "train", out, preview, grid = "4x4";
+  std::optional<int> size;
+  std::int64_t samples = 0;
+  int shard_size = 1000;
+  std::uint64_t seed = 1;
+  int threads = std::max(1u, std::thread::hardware_concurrency());
+  int jpeg_quality = 95;
+  int cache_images = 32;
+  std::int64_t stop_after_shards = -1;
+  bool quiet = false;
+  bool json = false;
+  DistortionOptions distortions;
+};
+
+std::pair<int, int> parse_grid(const std::string& text) {
+  int columns = 0, rows = 0;
+  char x = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &columns, &x, &rows, &extra) != 3 || (x != 'x' && x != 'X') ||
+      columns < 1 || rows < 1 || columns * rows > 400) {
+    throw derm::Error("--grid: expected COLUMNSxROWS with 1 to 400 tiles (e.g. 4x4), got '" + text + "'");
+  }
+  return {columns, rows};
+}
+
+int run_preview(const Options& o) {
+  if (o.out.empty()) throw derm::Error("--out: the contact sheet's file name (.png or .jpg) is required");
+  const std::string extension = fs::path(o.out).extension().string();
+  if (extension != ".png" && extension != ".jpg" && extension != ".jpeg") {
+    throw derm::Error("--out: the contact sheet must be a .png or .jpg file, got '" + o.out + "'");
+  }
+  const auto [columns, rows] = parse_grid(o.grid);
+  derm::AugmentParams params = o.distortions.build();
+  params.output_size = o.size.value_or(256);
+  params.validate();
+  const cv::Mat source = derm::read_rgb_image(o.preview);
+  const cv::Mat sheet = derm::augment_contact_sheet(source, params, columns, rows, params.output_size, o.seed);
+  cv::Mat bgr;
+  cv::cvtColor(sheet, bgr, cv::COLOR_RGB2BGR);
+  std::vector<uchar> bytes;
+  if (!cv::imencode(extension, bgr, bytes)) throw derm::Error(o.out + ": cannot encode the contact sheet");
+  derm::write_file_atomically(o.out, [&](std::ostream& out) {
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  });
+  if (o.json) {
+    std::cout << nlohmann::json{{"preview", o.preview}, {"out", o.out}, {"columns", columns},
+                                {"rows", rows}, {"tile_size", params.output_size},
+                                {"params", derm::to_json(params)}}.dump(2) << '\n';
+  } else if (!o.quiet) {
+    std::cout << "wrote " << o.out << " (" << columns << "x" << rows << " tiles of "
+              << params.output_size << " px)\n";
+  }
+  return derm::cli::kExitOk;
+}
+
+int run_shards(const Options& o) {
+  if (o.manifest.empty()) throw derm::Error("--manifest is required (or --preview IMAGE)");
+  if (o.out.empty()) throw derm::Error("--out: an output folder is required");
+  if (o.samples <= 0) throw derm::Error("--samples must be positive, got " + std::to_string(o.samples));
+  derm::ShardRunOptions run;
+  run.params = o.distortions.build();
+  run.params.output_size = o.size.value_or(700);
+  run.params.validate();
+  run.split = o.split;
+  run.out_dir = o.out;
+  run.samples = o.samples;
+  run.shard_size = o.shard_size;
+  run.seed = o.seed;
+  run.threads = o.threads;
+  run.jpeg_quality = o.jpeg_quality;
+  run.cache_images = o.cache_images;
+  run.stop_after_shards = o.stop_after_shards;
+  run.quiet = o.quiet;
+  run.manifest_path = fs::absolute(o.manifest).string();
+  // One sample per worker thread: OpenCV's own threads would only compete.
+  cv::setNumThreads(1);
+  const derm::Manifest manifest = derm::read_manifest(o.manifest);
+  const derm::ShardRunSummary summary = derm::write_augmented_shards(manifest, run);
+  if (o.json) {
+    std::cout << derm::to_json(summary).dump(2) << '\n';
+  } else {
+    std::cout << (summary.complete ? "complete: " : "stopped early: ") << summary.shards_total
+              << " shards of " << summary.samples << " samples in " << o.out << " ("
+              << summary.shards_written << " written now, " << summary.shards_skipped
+              << " already there)\n";
+  }
+  return derm::cli::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Augmented dermoscopy training samples as WebDataset shards (or a preview contact sheet)",
+               "derm-augment"};
+  Options o;
+  app.add_option("--manifest", o.manifest, "Manifest CSV (from derm-prep)");
+  app.add_option("--split", o.split, "Split of the manifest to augment")->capture_default_str();
+  app.add_option("--out", o.out, "Output folder for the shards (or the contact sheet file with --preview)");
+  app.add_option("--samples", o.samples, "Number of samples to write");
+  app.add_option("--size", o.size, "Output side in pixels (default 700; 256 per tile with --preview)");
+  app.add_option("--shard-size", o.shard_size, "Samples per shard")->capture_default_str();
+  app.add_option("--seed", o.seed, "Run seed: sample k depends only on (seed, k)")->capture_default_str();
+  app.add_option("--threads", o.threads, "Worker threads")->capture_default_str();
+  app.add_option("--jpeg-quality", o.jpeg_quality, "JPEG quality of the samples, 1-100")->capture_default_str();
+  app.add_option("--cache-images", o.cache_images, "Decoded source images kept in memory")->capture_default_str();
+  app.add_option("--preview", o.preview, "Write a contact sheet of this image's augmentations to --out instead");
+  app.add_option("--grid", o.grid, "Contact sheet tiles, COLUMNSxROWS")->capture_default_str();
+  app.add_option("--stop-after-shards", o.stop_after_shards, "Debug: stop after writing this many shards")
+      ->group("Debug");
+  app.add_flag("-q,--quiet", o.quiet, "No progress or log on stderr");
+  app.add_flag("--json", o.json, "Print a JSON summary on stdout");
+  o.distortions.add_to(app);
+
+  return derm::cli::run_tool(app, argc, argv, [&] {
+    derm::configure_logging(o.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
+    if (o.jpeg_quality < 1 || o.jpeg_quality > 100) {
+      throw derm::Error("--jpeg-quality must be in [1, 100], got " + std::to_string(o.jpeg_quality));
+    }
+    if (o.size && (*o.size < 32 || *o.size > 8192)) {
+      throw derm::Error("--size must be in [32, 8192], got " + std::to_string(*o.size));
+    }
+    return o.preview.empty() ? run_shards(o) : run_preview(o);
+  });
+}

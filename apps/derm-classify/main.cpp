@@ -1,0 +1,67 @@
+// derm-classify: classify dermoscopy images with a model or an ensemble.
+#include <cstdio>
+#include <cstdlib>
+
+#include "derm/classify.hpp"
+#include "derm/logging.hpp"
+#include "tool_main.hpp"
+
+namespace {
+
+struct Options {
+  derm::ClassifyRequest request;
+  bool json = false;
+  bool logits = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{
+      "Classify dermoscopy images (melanoma, seborrheic keratosis, nevus, ...) with a derm model or a\n"
+      "majority-vote ensemble. Prints per image the ensemble's majority vote, the mean probability of\n"
+      "each class and (with --json) each member's vote. Research use only; not a medical device.",
+      "derm-classify"};
+  app.set_version_flag("--version", "derm-classify 0.1.0");
+  auto& r = options.request;
+  app.add_option("images", r.images, "Images to classify (JPEG, PNG, TIFF, BMP, WebP)")->required();
+  app.add_option("-m,--model", r.classifier.models,
+                 "Model file (.safetensors) or ensemble folder; repeat for an ensemble of several files. "
+                 "Default: $DERM_MODEL");
+  app.add_flag("--json", options.json, "Write the results as JSON on stdout");
+  app.add_flag("--logits", options.logits, "Also give each member's raw logits");
+  app.add_option("--device", r.classifier.device, "cpu, cuda, cuda:N or auto (CUDA when available)")
+      ->capture_default_str();
+  app.add_option("--threads", r.classifier.threads, "CPU threads for the network (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--batch-size", r.batch_size, "Images per forward pass")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--tta", r.tta_views,
+                 "Test-time augmentation views averaged: 1 (none), 2 (+mirror), 4 (+flips), 8 (+rotations)")
+      ->check(CLI::IsMember({1, 2, 4, 8}))
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", r.quiet, "No progress or warnings on stderr");
+
+  return derm::cli::run_tool(app, argc, argv, [&] {
+    derm::configure_logging(r.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
+    if (r.classifier.models.empty()) {
+      if (const char* env = std::getenv("DERM_MODEL"); env && *env) r.classifier.models.emplace_back(env);
+    }
+    const derm::ClassifyResult result = derm::classify_images(r);
+    for (const auto& verdict : result.images) {
+      if (!verdict.error.empty()) std::fprintf(stderr, "derm-classify: error: %s\n", verdict.error.c_str());
+    }
+    if (result.untrained && !r.quiet) {
+      std::fprintf(stderr, "derm-classify: warning: the model is UNTRAINED; its predictions are meaningless\n");
+    }
+    if (options.json) {
+      std::puts(derm::to_json(result, options.logits).dump(2).c_str());
+    } else {
+      std::fputs(derm::to_text(result, options.logits).c_str(), stdout);
+    }
+    const int failed = result.failed();
+    if (failed == 0) return derm::cli::kExitOk;
+    return failed == static_cast<int>(result.images.size()) ? derm::cli::kExitFailure : derm::cli::kExitPartial;
+  });
+}

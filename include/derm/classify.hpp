@@ -1,0 +1,50 @@
+#pragma once
+// derm-classify as a library call: images in, one verdict per image out (the
+// majority vote and the mean probability of the ensemble, and each member's).
+// A bad image is a verdict with an error; the others are still classified.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "derm/classifier.hpp"
+#include "derm/predictions.hpp"
+
+namespace derm {
+
+struct ClassifyRequest {
+  ClassifierOptions classifier;
+  std::vector<std::filesystem::path> images;
+  int batch_size = 8;
+  int tta_views = 1;
+  bool quiet = false;  // no progress on stderr
+};
+
+struct ImageVerdict {
+  std::filesystem::path image;
+  std::string error;                  // empty when classified
+  std::vector<MemberOutput> members;  // one per ensemble member
+  int majority_class = -1;            // ties: higher mean probability wins
+  int mean_probability_class = -1;
+  std::vector<int> votes;             // per class: members whose argmax it is
+  std::vector<double> mean_probabilities;
+};
+
+struct ClassifyResult {
+  std::vector<std::string> classes;
+  std::vector<std::filesystem::path> models;
+  std::string device;
+  bool untrained = false;  // some member has never been trained
+  int tta_views = 1;
+  std::vector<ImageVerdict> images;
+
+  int failed() const;
+};
+
+ClassifyResult classify_images(const ClassifyRequest& request);
+
+nlohmann::json to_json(const ClassifyResult& result, bool include_logits);
+std::string to_text(const ClassifyResult& result, bool include_logits);
+
+}  // namespace derm

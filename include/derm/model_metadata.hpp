@@ -1,0 +1,53 @@
+#pragma once
+// What a derm model file says about its network besides the weights: the
+// architecture, the classes, how images must be prepared, and where it came from.
+#include <array>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "derm/image.hpp"
+
+namespace derm {
+
+struct Preprocessing {
+  int input_size = 299;
+  ResizePolicy resize_policy = ResizePolicy::squash;
+  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};  // ImageNet, RGB order
+  std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+};
+
+struct Architecture {
+  std::string name = "inception_v3";
+  int num_classes = 1000;
+  bool aux_logits = true;
+  bool transform_input = false;
+  double dropout = 0.5;
+  int input_size = 299;
+  int backbone_size = 299;
+  int stem_channels = 16;
+};
+
+struct ModelMetadata {
+  Architecture architecture;
+  std::vector<std::string> classes;  // size == architecture.num_classes
+  Preprocessing preprocessing;
+  // Free-form record of how the weights were made: tool, version, date, data,
+  // options, and "trained": false for a network nobody has trained.
+  nlohmann::json provenance = nlohmann::json::object();
+
+  bool trained() const { return provenance.value("trained", false); }
+};
+
+inline constexpr int kModelFormatVersion = 1;
+
+nlohmann::json to_json(const ModelMetadata& metadata);
+// derm::Error naming `origin` (a file) for a missing or malformed field.
+ModelMetadata model_metadata_from_json(const nlohmann::json& json, const std::string& origin);
+
+// The network's input for one image: decoded RGB resized by the model's policy.
+cv::Mat prepare_image(const cv::Mat& rgb, const Preprocessing& preprocessing);
+
+}  // namespace derm

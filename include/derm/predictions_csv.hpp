@@ -1,0 +1,54 @@
+#pragma once
+// Predictions CSV files and ground truth.
+//
+// Predictions CSV: `image_id,<positive class 1>,...` with the ensemble's mean
+// probability of each positive class (all classes but the last). For ISIC 2017
+// (melanoma, seborrheic_keratosis, nevus) this is the challenge submission
+// format `image_id,melanoma,seborrheic_keratosis`. For a binary task the
+// reader also accepts `id,probability` (the positive class's probability).
+//
+// Ground truth: a derm manifest split, or an ISIC 2017 Part 3 ground-truth CSV
+// (`image_id,melanoma,seborrheic_keratosis`, 1.0/0.0, neither = nevus).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "derm/manifest.hpp"
+#include "derm/predictions.hpp"
+
+namespace derm {
+
+// Writes atomically; one row per image in predictions order, probabilities
+// with enough digits to read back the same float.
+void write_predictions_csv(const std::filesystem::path& path, const Predictions& predictions);
+
+// Reads a predictions CSV for the given class list (e.g. a ground truth's
+// classes) as an ensemble of one member. Accepted headers: `image_id` (or
+// `id`) followed by the positive classes in order, or by all the classes; for
+// two classes also `id,probability` / `image_id,probability`. A class missing
+// from the file (the rest class) gets max(0, 1 - sum of the others).
+// derm::Error names the file (and line): wrong header (one line giving the
+// expected one), wrong field count, a value that is not a number in [0, 1],
+// duplicate ids, no rows.
+Predictions read_predictions_csv(const std::filesystem::path& path, const std::vector<std::string>& classes);
+
+struct GroundTruth {
+  std::vector<std::string> classes;  // last = negative (rest) class
+  std::vector<std::string> ids;
+  std::vector<int> labels;  // class index per id
+};
+
+// ISIC 2017 Part 3 ground truth; classes melanoma, seborrheic_keratosis, nevus.
+GroundTruth read_isic2017_ground_truth(const std::filesystem::path& path);
+
+// The entries of one split of a manifest (derm::Error when it has none).
+GroundTruth ground_truth_from_manifest(const Manifest& manifest, const std::string& split);
+// read_manifest(path) then ground_truth_from_manifest.
+GroundTruth read_manifest_ground_truth(const std::filesystem::path& manifest_path, const std::string& split);
+
+// The label of every predicted image, in predictions order. derm::Error when
+// the class lists differ, or when ids are missing from the predictions or have
+// no ground truth (the message counts them and lists the first few).
+std::vector<int> match_labels(const Predictions& predictions, const GroundTruth& ground_truth);
+
+}  // namespace derm

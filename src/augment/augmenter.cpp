@@ -1,0 +1,148 @@
+// Augmenter: draws a sample's distortions from its seed and applies them, with
+// all the geometry (mirror, stretch, rotation, resize) in one cv::warpAffine.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <opencv2/imgproc.hpp>
+
+#include "derm/augment.hpp"
+#include "derm/error.hpp"
+#include "sample_rng.hpp"
+
+namespace derm {
+
+namespace {
+
+// The side of the square a source is shrunk to: enough for the largest stretch.
+int working_side(const AugmentParams& params) {
+  const double zoom = std::max({1.0, params.scale_x.max, params.scale_y.max});
+  return static_cast<int>(std::ceil(params.output_size * zoom));
+}
+
+cv::Rect draw_cutout(int side, double area_fraction, double aspect, double u_x, double u_y) {
+  const double area = static_cast<double>(side) * side * area_fraction;
+  int width = static_cast<int>(std::lround(std::sqrt(area * aspect)));
+  int height = static_cast<int>(std::lround(std::sqrt(area / aspect)));
+  // A rectangle wider (taller) than the image keeps its area by growing the other way.
+  if (width > side) {
+    width = side;
+    height = static_cast<int>(std::lround(area / side));
+  }
+  if (height > side) {
+    height = side;
+    width = static_cast<int>(std::lround(area / side));
+  }
+  width = std::clamp(width, 1, side);
+  height = std::clamp(height, 1, side);
+  const int x = std::min(side - width, static_cast<int>(u_x * (side - width + 1)));
+  const int y = std::min(side - height, static_cast<int>(u_y * (side - height + 1)));
+  return cv::Rect(x, y, width, height);
+}
+
+bool is_neutral(const Lighting& lighting) {
+  return lighting.brightness == 0.0 && lighting.contrast == 1.0 && lighting.gamma == 1.0 &&
+         lighting.gain[0] == 1.0 && lighting.gain[1] == 1.0 && lighting.gain[2] == 1.0;
+}
+
+}  // namespace
+
+Augmenter::Augmenter(AugmentParams params) : params_(std::move(params)) { params_.validate(); }
+
+Distortions Augmenter::draw(std::uint64_t sample_seed) const {
+  const AugmentParams& p = params_;
+  detail::SampleRng rng(sample_seed);
+  Distortions d;
+  d.hflip = rng.bernoulli(p.hflip_probability);
+  d.vflip = rng.bernoulli(p.vflip_probability);
+  d.rotation_deg = rng.uniform(p.rotation_deg.min, p.rotation_deg.max);
+  d.scale_x = rng.log_uniform(p.scale_x.min, p.scale_x.max);
+  d.scale_y = rng.log_uniform(p.scale_y.min, p.scale_y.max);
+
+  d.lighting.brightness = rng.uniform(p.brightness.min, p.brightness.max);
+  d.lighting.contrast = rng.uniform(p.contrast.min, p.contrast.max);
+  d.lighting.gamma = rng.log_uniform(p.gamma.min, p.gamma.max);
+  for (double& gain : d.lighting.gain) gain = rng.uniform(p.channel_gain.min, p.channel_gain.max);
+
+  const bool cut = rng.bernoulli(p.cutout_probability);
+  const auto count = rng.integer(static_cast<std::int64_t>(p.cutout_count.min),
+                                 static_cast<std::int64_t>(p.cutout_count.max));
+  // Always draw the largest count's values, so the count does not shift later draws.
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(p.cutout_count.max); ++i) {
+    const double area = rng.uniform(p.cutout_area.min, p.cutout_area.max);
+    const double aspect = rng.log_uniform(p.cutout_aspect.min, p.cutout_aspect.max);
+    const double u_x = rng.uniform01();
+    const double u_y = rng.uniform01();
+    if (cut && i < count) d.cutouts.push_back(draw_cutout(p.output_size, area, aspect, u_x, u_y));
+  }
+  d.noise_seed = rng.next();
+  return d;
+}
+
+cv::Mat Augmenter::prepare(const cv::Mat& rgb) const {
+  if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("augment: expected a non-empty 8-bit RGB image");
+  const int side = working_side(params_);
+  int width = rgb.cols;
+  int height = rgb.rows;
+  if (params_.resize == ResizePolicy::squash) {
+    width = std::min(width, side);
+    height = std::min(height, side);
+  } else {
+    const int reference = params_.resize == ResizePolicy::center_crop ? std::min(width, height)
+                                                                      : std::max(width, height);
+    const double factor = static_cast<double>(side) / reference;
+    if (factor < 1.0) {
+      width = std::max(1, static_cast<int>(std::lround(width * factor)));
+      height = std::max(1, static_cast<int>(std::lround(height * factor)));
+    }
+  }
+  if (width == rgb.cols && height == rgb.rows) return rgb;
+  cv::Mat out;
+  cv::resize(rgb, out, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+  return out;
+}
+
+cv::Mat Augmenter::apply(const cv::Mat& rgb, std::uint64_t sample_seed) const {
+  return apply(rgb, draw(sample_seed));
+}
+
+cv::Mat Augmenter::apply(const cv::Mat& rgb, const Distortions& d) const {
+  const cv::Mat source = prepare(rgb);
+  const int size = params_.output_size;
+
+  // Source pixels -> square output, by the resize policy.
+  double base_x = static_cast<double>(size) / source.cols;
+  double base_y = static_cast<double>(size) / source.rows;
+  if (params_.resize == ResizePolicy::center_crop) base_x = base_y = std::max(base_x, base_y);
+  if (params_.resize == ResizePolicy::pad) base_x = base_y = std::min(base_x, base_y);
+
+  // A = R(angle) * diag(scale) * diag(flip) * diag(base), about the centres.
+  const double radians = d.rotation_deg * CV_PI / 180.0;
+  const double c = std::cos(radians);
+  const double s = std::sin(radians);
+  const double ax = d.scale_x * (d.hflip ? -1.0 : 1.0) * base_x;
+  const double ay = d.scale_y * (d.vflip ? -1.0 : 1.0) * base_y;
+  const cv::Matx22d linear(c * ax, s * ay, -s * ax, c * ay);
+  const cv::Vec2d source_centre((source.cols - 1) / 2.0, (source.rows - 1) / 2.0);
+  const cv::Vec2d output_centre((size - 1) / 2.0, (size - 1) / 2.0);
+  const cv::Vec2d shift = output_centre - linear * source_centre;
+  const cv::Matx23d matrix(linear(0, 0), linear(0, 1), shift[0], linear(1, 0), linear(1, 1), shift[1]);
+
+  cv::Mat out;
+  cv::warpAffine(source, out, matrix, cv::Size(size, size), cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
+  if (!is_neutral(d.lighting)) out = adjust_lighting(out, d.lighting);
+  cut_out(out, d.cutouts, params_.cutout_fill, d.noise_seed);
+  return out;
+}
+
+std::string describe(const Distortions& d) {
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "rot %.0f%s%s sx%.2f sy%.2f | b%+.2f c%.2f g%.2f | rgb %.2f/%.2f/%.2f | cut %zu",
+                d.rotation_deg, d.hflip ? " H" : "", d.vflip ? " V" : "", d.scale_x, d.scale_y,
+                d.lighting.brightness, d.lighting.contrast, d.lighting.gamma, d.lighting.gain[0],
+                d.lighting.gain[1], d.lighting.gain[2], d.cutouts.size());
+  return text;
+}
+
+}  // namespace derm

@@ -1,0 +1,164 @@
+#include "run_state.hpp"
+
+#include <cstdio>
+
+#include "derm/atomic_file.hpp"
+#include "derm/error.hpp"
+
+namespace derm {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string hex64(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+class Fnv1a {
+ public:
+  void add(const std::string& text) {
+    for (const char c : text) {
+      hash_ ^= static_cast<unsigned char>(c);
+      hash_ *= 0x100000001B3ULL;
+    }
+    hash_ ^= 0xFF;  // field separator
+    hash_ *= 0x100000001B3ULL;
+  }
+  std::uint64_t value() const { return hash_; }
+
+ private:
+  std::uint64_t hash_ = 0xCBF29CE484222325ULL;
+};
+
+std::string shorten(const std::string& text) {
+  return text.size() <= 60 ? text : text.substr(0, 57) + "...";
+}
+
+}  // namespace
+
+std::string manifest_split_hash(const Manifest& manifest, const std::string& split) {
+  Fnv1a hash;
+  for (const std::string& name : manifest.classes) hash.add(name);
+  for (const ManifestEntry& entry : manifest.split(split)) {
+    hash.add(entry.id);
+    hash.add(entry.label);
+    hash.add(std::to_string(entry.label_index));
+    hash.add(entry.content_hash);
+  }
+  return hex64(hash.value());
+}
+
+nlohmann::json to_json(const ShardRunSummary& summary) {
+  return {
+      {"out_dir", summary.out_dir.string()},
+      {"samples", summary.samples},
+      {"shard_size", summary.shard_size},
+      {"shards_total", summary.shards_total},
+      {"shards_written", summary.shards_written},
+      {"shards_skipped", summary.shards_skipped},
+      {"samples_written", summary.samples_written},
+      {"complete", summary.complete},
+      {"seconds", summary.seconds},
+      {"samples_per_second", summary.seconds > 0 ? summary.samples_written / summary.seconds : 0.0},
+      {"bytes_written", summary.bytes_written},
+      {"class_counts", summary.class_counts},
+  };
+}
+
+namespace detail {
+
+nlohmann::json make_run_record(const Manifest& manifest, const ShardRunOptions& options) {
+  return {
+      {"format", "derm-augment-webdataset/1"},
+      {"params", to_json(options.params)},
+      {"seed", options.seed},
+      {"split", options.split},
+      {"manifest_hash", manifest_split_hash(manifest, options.split)},
+      {"manifest_path", options.manifest_path},
+      {"classes", manifest.classes},
+      {"samples", options.samples},
+      {"shard_size", options.shard_size},
+      {"jpeg_quality", options.jpeg_quality},
+  };
+}
+
+void prepare_run_folder(const fs::path& out_dir, const nlohmann::json& record) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (!fs::is_directory(out_dir)) throw Error(out_dir.string() + ": cannot create the output folder");
+
+  bool has_shards = false;
+  for (const auto& item : fs::directory_iterator(out_dir)) {
+    const std::string name = item.path().filename().string();
+    // write_file_atomically's temporaries: ".<name>.tmp-<hex>"
+    if (name.rfind(".shard-", 0) == 0 && name.find(".tmp-") != std::string::npos) {
+      fs::remove(item.path(), ec);
+    } else if (name.rfind("shard-", 0) == 0) {
+      has_shards = true;
+    }
+  }
+
+  const fs::path run_file = out_dir / kRunFileName;
+  if (!fs::exists(run_file)) {
+    if (has_shards) {
+      throw Error(out_dir.string() + ": holds shards but no " + kRunFileName +
+                  "; use an empty --out folder");
+    }
+    write_file_atomically(run_file, [&](std::ostream& out) { out << record.dump(2) << '\n'; });
+    return;
+  }
+
+  nlohmann::json existing;
+  try {
+    existing = nlohmann::json::parse(read_file(run_file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(run_file.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  for (const auto& [key, value] : record.items()) {
+    if (key == "manifest_path") continue;  // data may move
+    const nlohmann::json old = existing.contains(key) ? existing[key] : nlohmann::json();
+    if (old != value) {
+      throw Error(run_file.string() + ": this folder holds a run with different " + key + " (" +
+                  shorten(old.dump()) + ", now " + shorten(value.dump()) +
+                  "); use another --out folder or delete this one");
+    }
+  }
+}
+
+std::vector<std::int64_t> missing_shards(const fs::path& out_dir, std::int64_t shards_total) {
+  std::vector<std::int64_t> missing;
+  for (std::int64_t shard = 0; shard < shards_total; ++shard) {
+    if (!fs::exists(out_dir / shard_name(shard))) missing.push_back(shard);
+  }
+  return missing;
+}
+
+void write_index(const ShardRunSummary& summary, const std::vector<std::string>& classes) {
+  nlohmann::json shards = nlohmann::json::array();
+  std::uint64_t total_bytes = 0;
+  for (std::int64_t shard = 0; shard < summary.shards_total; ++shard) {
+    const std::int64_t first = shard * summary.shard_size;
+    const std::int64_t count = std::min<std::int64_t>(summary.shard_size, summary.samples - first);
+    const std::uint64_t bytes = fs::file_size(summary.out_dir / shard_name(shard));
+    total_bytes += bytes;
+    shards.push_back({{"name", shard_name(shard)}, {"first_sample", first}, {"samples", count},
+                      {"bytes", bytes}});
+  }
+  const nlohmann::json index = {
+      {"format", "derm-augment-webdataset/1"},
+      {"run_file", kRunFileName},
+      {"samples", summary.samples},
+      {"shard_size", summary.shard_size},
+      {"classes", classes},
+      {"class_counts", summary.class_counts},
+      {"total_bytes", total_bytes},
+      {"shards", shards},
+  };
+  write_file_atomically(summary.out_dir / kIndexFileName,
+                        [&](std::ostream& out) { out << index.dump(2) << '\n'; });
+}
+
+}  // namespace detail
+}  // namespace derm

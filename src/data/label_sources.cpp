@@ -1,0 +1,368 @@
+#include "derm/label_sources.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "derm/atomic_file.hpp"
+#include "derm/csv.hpp"
+#include "derm/error.hpp"
+
+namespace derm {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+bool is_image_file(const fs::path& path) {
+  static const std::set<std::string> kExtensions = {".jpg", ".jpeg", ".png", ".bmp",
+                                                     ".tif", ".tiff", ".webp"};
+  return kExtensions.count(lower(path.extension().string())) > 0;
+}
+
+std::string where(const fs::path& file, int line) {
+  return file.string() + ":" + std::to_string(line);
+}
+
+// Remembers ids of one source to reject an id listed twice.
+class IdRegistry {
+ public:
+  explicit IdRegistry(const fs::path& file) : file_(file) {}
+  void add(const std::string& id, const std::string& origin) {
+    if (id.empty()) throw Error(origin + ": empty image id");
+    const auto [it, inserted] = first_.emplace(id, origin);
+    if (!inserted) {
+      throw Error(origin + ": duplicate id '" + id + "' (first at " + it->second + ")");
+    }
+  }
+
+ private:
+  fs::path file_;
+  std::unordered_map<std::string, std::string> first_;
+};
+
+// 1.0/0.0 (also 1/0) -> true/false.
+bool parse_flag(const std::string& text, const std::string& origin, const std::string& column) {
+  if (text == "1" || text == "1.0" || text == "1.00") return true;
+  if (text == "0" || text == "0.0" || text == "0.00") return false;
+  throw Error(origin + ": column " + column + " must be 1.0 or 0.0, found '" + text + "'");
+}
+
+void fill_path(LabeledImage* image, const std::map<std::string, fs::path>& files) {
+  const auto found = files.find(image->id);
+  if (found != files.end()) image->path = found->second;
+}
+
+std::vector<LabeledImage> read_isic2017(const SourceSpec& spec) {
+  const CsvTable table = read_csv(spec.labels);
+  const std::vector<std::string> expected = {"image_id", "melanoma", "seborrheic_keratosis"};
+  if (table.header != expected) {
+    throw Error(spec.labels.string() + ": not an ISIC 2016/2017 Part 3 ground truth: expected the header '" +
+                join_header(expected) + "', found '" + join_header(table.header) + "'");
+  }
+  const auto files = list_images(spec.images);
+  IdRegistry ids(spec.labels);
+  std::vector<LabeledImage> images;
+  for (const auto& row : table.rows) {
+    const auto origin = where(spec.labels, row.line);
+    LabeledImage image;
+    image.id = row.fields[0];
+    ids.add(image.id, origin);
+    const bool melanoma = parse_flag(row.fields[1], origin, "melanoma");
+    const bool keratosis = parse_flag(row.fields[2], origin, "seborrheic_keratosis");
+    if (melanoma && keratosis) {
+      throw Error(origin + ": '" + image.id + "' is marked both melanoma and seborrheic_keratosis");
+    }
+    image.diagnosis = melanoma ? Diagnosis::mel : keratosis ? Diagnosis::bkl : Diagnosis::nv;
+    image.origin = origin;
+    fill_path(&image, files);
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
+std::vector<LabeledImage> read_one_hot(const SourceSpec& spec) {
+  const CsvTable table = read_csv(spec.labels);
+  const std::vector<std::string> header2018 = {"image", "MEL", "NV",  "BCC", "AKIEC",
+                                               "BKL",   "DF",  "VASC"};
+  const std::vector<std::string> header2019 = {"image", "MEL", "NV",   "BCC", "AK",
+                                               "BKL",   "DF",  "VASC", "SCC", "UNK"};
+  if (table.header != header2018 && table.header != header2019) {
+    throw Error(spec.labels.string() + ": not an ISIC 2018/2019 one-hot ground truth: expected the header '" +
+                join_header(header2019) + "' (2019) or '" + join_header(header2018) +
+                "' (2018), found '" + join_header(table.header) + "'");
+  }
+  const auto files = list_images(spec.images);
+  IdRegistry ids(spec.labels);
+  std::vector<LabeledImage> images;
+  for (const auto& row : table.rows) {
+    const auto origin = where(spec.labels, row.line);
+    LabeledImage image;
+    image.id = row.fields[0];
+    ids.add(image.id, origin);
+    int hot = -1;
+    for (std::size_t c = 1; c < table.header.size(); ++c) {
+      if (!parse_flag(row.fields[c], origin, table.header[c])) continue;
+      if (hot >= 0) {
+        throw Error(origin + ": '" + image.id + "' is marked both " +
+                    table.header[static_cast<std::size_t>(hot)] + " and " + table.header[c]);
+      }
+      hot = static_cast<int>(c);
+    }
+    if (hot < 0) throw Error(origin + ": '" + image.id + "' has no class marked 1.0");
+    image.diagnosis = *parse_diagnosis(table.header[static_cast<std::size_t>(hot)]);
+    image.origin = origin;
+    fill_path(&image, files);
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
+std::vector<LabeledImage> read_isic2020(const SourceSpec& spec) {
+  const CsvTable table = read_csv(spec.labels);
+  const std::vector<std::string> expected = {
+      "image_name", "patient_id",          "lesion_id", "sex",   "age_approx",
+      "anatom_site_general_challenge", "diagnosis", "benign_malignant", "target"};
+  if (table.header != expected) {
+    throw Error(spec.labels.string() + ": not an ISIC 2020 training CSV: expected the header '" +
+                join_header(expected) + "', found '" + join_header(table.header) + "'");
+  }
+  const auto files = list_images(spec.images);
+  IdRegistry ids(spec.labels);
+  std::vector<LabeledImage> images;
+  for (const auto& row : table.rows) {
+    const auto origin = where(spec.labels, row.line);
+    LabeledImage image;
+    image.id = row.fields[0];
+    ids.add(image.id, origin);
+    image.patient_id = row.fields[1];
+    image.lesion_id = row.fields[2];
+    const bool melanoma = parse_flag(row.fields[8], origin, "target");
+    const auto diagnosis = parse_diagnosis(row.fields[6]);
+    if (!diagnosis) throw Error(origin + ": unknown diagnosis '" + row.fields[6] + "'");
+    image.diagnosis = melanoma ? Diagnosis::mel : *diagnosis;
+    if (!melanoma && image.diagnosis == Diagnosis::mel) {
+      throw Error(origin + ": diagnosis melanoma but target 0");
+    }
+    if (image.diagnosis == Diagnosis::unk && lower(row.fields[7]) == "benign") {
+      image.diagnosis = Diagnosis::other_benign;
+    }
+    image.origin = origin;
+    fill_path(&image, files);
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
+std::vector<LabeledImage> read_ham10000(const SourceSpec& spec) {
+  const CsvTable table = read_csv(spec.labels);
+  const std::vector<std::string> expected = {"lesion_id", "image_id", "dx"};
+  if (table.header.size() < 3 ||
+      !std::equal(expected.begin(), expected.end(), table.header.begin())) {
+    throw Error(spec.labels.string() + ": not a HAM10000 metadata CSV: expected a header starting '" +
+                join_header(expected) + "', found '" + join_header(table.header) + "'");
+  }
+  const std::set<std::string> codes = {"mel", "nv", "bkl", "bcc", "akiec", "df", "vasc"};
+  const auto files = list_images(spec.images);
+  IdRegistry ids(spec.labels);
+  std::vector<LabeledImage> images;
+  for (const auto& row : table.rows) {
+    const auto origin = where(spec.labels, row.line);
+    LabeledImage image;
+    image.lesion_id = row.fields[0];
+    image.id = row.fields[1];
+    ids.add(image.id, origin);
+    if (!codes.count(row.fields[2])) {
+      throw Error(origin + ": unknown HAM10000 dx '" + row.fields[2] +
+                  "' (expected mel, nv, bkl, bcc, akiec, df or vasc)");
+    }
+    image.diagnosis = *parse_diagnosis(row.fields[2]);
+    image.origin = origin;
+    fill_path(&image, files);
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
+std::string json_string(const nlohmann::json& object, const char* key) {
+  const auto found = object.find(key);
+  if (found == object.end() || !found->is_string()) return "";
+  return found->get<std::string>();
+}
+
+std::vector<LabeledImage> read_isic_json(const SourceSpec& spec) {
+  const auto files = list_images(spec.images);
+  std::vector<fs::path> records;
+  for (const auto& item : fs::recursive_directory_iterator(spec.labels)) {
+    if (item.is_regular_file() && lower(item.path().extension().string()) == ".json") {
+      records.push_back(item.path());
+    }
+  }
+  std::sort(records.begin(), records.end());
+  IdRegistry ids(spec.labels);
+  std::vector<LabeledImage> images;
+  for (const auto& record : records) {
+    const auto origin = record.string();
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(read_file(record));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(origin + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!json.is_object()) throw Error(origin + ": not an ISIC archive record (not a JSON object)");
+    LabeledImage image;
+    image.id = json_string(json, "name");
+    if (image.id.empty()) image.id = record.stem().string();
+    ids.add(image.id, origin);
+    nlohmann::json clinical = nlohmann::json::object();
+    if (json.contains("meta") && json["meta"].is_object() && json["meta"].contains("clinical") &&
+        json["meta"]["clinical"].is_object()) {
+      clinical = json["meta"]["clinical"];
+    }
+    std::string diagnosis = json_string(clinical, "diagnosis");
+    if (diagnosis.empty()) diagnosis = json_string(json, "diagnosis");
+    const std::string benign_malignant = lower(json_string(clinical, "benign_malignant"));
+    if (!diagnosis.empty()) {
+      const auto parsed = parse_diagnosis(diagnosis);
+      if (!parsed) throw Error(origin + ": unknown diagnosis '" + diagnosis + "'");
+      image.diagnosis = *parsed;
+    } else if (benign_malignant == "benign") {
+      image.diagnosis = Diagnosis::other_benign;
+    } else if (benign_malignant == "malignant") {
+      image.diagnosis = Diagnosis::other_malignant;
+    } else {
+      throw Error(origin + ": no meta.clinical.diagnosis, diagnosis or meta.clinical.benign_malignant");
+    }
+    image.lesion_id = json_string(clinical, "lesion_id");
+    image.patient_id = json_string(clinical, "patient_id");
+    image.origin = origin;
+    fill_path(&image, files);
+    images.push_back(std::move(image));
+  }
+  if (records.empty()) throw Error(spec.labels.string() + ": no ISIC archive records (*.json) found");
+  return images;
+}
+
+std::vector<LabeledImage> read_folders(const SourceSpec& spec) {
+  std::vector<fs::path> class_folders;
+  for (const auto& item : fs::directory_iterator(spec.labels)) {
+    if (item.is_directory()) class_folders.push_back(item.path());
+  }
+  std::sort(class_folders.begin(), class_folders.end());
+  if (class_folders.empty()) {
+    throw Error(spec.labels.string() + ": no class folders (expected DIR/<diagnosis>/<images>)");
+  }
+  IdRegistry ids(spec.labels);
+  std::vector<LabeledImage> images;
+  for (const auto& folder : class_folders) {
+    const auto diagnosis = parse_diagnosis(folder.filename().string());
+    if (!diagnosis) {
+      throw Error(folder.string() + ": folder name '" + folder.filename().string() +
+                  "' is not a known diagnosis (e.g. melanoma, nevus, seborrheic_keratosis, mel, nv, bkl)");
+    }
+    for (const auto& [stem, path] : list_images(folder)) {
+      LabeledImage image;
+      image.id = stem;
+      ids.add(image.id, path.string());
+      image.path = path;
+      image.diagnosis = *diagnosis;
+      image.origin = path.string();
+      images.push_back(std::move(image));
+    }
+  }
+  return images;
+}
+
+}  // namespace
+
+std::map<std::string, fs::path> list_images(const fs::path& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw Error(folder.string() + ": no such image folder");
+  std::vector<fs::path> paths;
+  for (const auto& item : fs::recursive_directory_iterator(folder)) {
+    if (item.is_regular_file() && is_image_file(item.path())) paths.push_back(item.path());
+  }
+  std::sort(paths.begin(), paths.end());
+  std::map<std::string, fs::path> by_stem;
+  for (const auto& path : paths) by_stem.emplace(path.stem().string(), path);
+  return by_stem;
+}
+
+std::vector<std::string> source_formats() {
+  return {"isic2016", "isic2017", "isic2018", "isic2019", "isic2020", "ham10000", "isic-json", "folders"};
+}
+
+SourceSpec parse_source_spec(const std::string& text) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  const auto formats = source_formats();
+  SourceSpec spec;
+  spec.format = parts[0];
+  const auto bad = [&](const std::string& why) {
+    return Error("--source '" + text + "': " + why);
+  };
+  if (std::find(formats.begin(), formats.end(), spec.format) == formats.end()) {
+    throw bad("unknown format '" + spec.format + "' (known: " + join_header(formats) + ")");
+  }
+  const bool folder_format = spec.format == "isic-json" || spec.format == "folders";
+  if (folder_format) {
+    if (parts.size() < 2 || parts.size() > 3 || parts[1].empty()) {
+      throw bad("expected " + spec.format + ":DIR[:SPLIT]");
+    }
+    spec.labels = parts[1];
+    spec.images = parts[1];
+    if (parts.size() == 3) spec.split = parts[2];
+  } else {
+    if (parts.size() < 3 || parts.size() > 4 || parts[1].empty() || parts[2].empty()) {
+      throw bad("expected " + spec.format + ":CSV:IMAGE_DIR[:SPLIT]");
+    }
+    spec.labels = parts[1];
+    spec.images = parts[2];
+    if (parts.size() == 4) spec.split = parts[3];
+  }
+  if (parts.size() == (folder_format ? 3u : 4u) && spec.split.empty()) throw bad("empty split name");
+  return spec;
+}
+
+std::vector<LabeledImage> read_source(const SourceSpec& spec) {
+  std::vector<LabeledImage> images;
+  if (spec.format == "isic2016" || spec.format == "isic2017") {
+    images = read_isic2017(spec);
+  } else if (spec.format == "isic2018" || spec.format == "isic2019") {
+    images = read_one_hot(spec);
+  } else if (spec.format == "isic2020") {
+    images = read_isic2020(spec);
+  } else if (spec.format == "ham10000") {
+    images = read_ham10000(spec);
+  } else if (spec.format == "isic-json") {
+    std::error_code ec;
+    if (!fs::is_directory(spec.labels, ec)) throw Error(spec.labels.string() + ": no such folder");
+    images = read_isic_json(spec);
+  } else if (spec.format == "folders") {
+    std::error_code ec;
+    if (!fs::is_directory(spec.labels, ec)) throw Error(spec.labels.string() + ": no such folder");
+    images = read_folders(spec);
+  } else {
+    throw Error("unknown source format '" + spec.format + "'");
+  }
+  for (auto& image : images) {
+    image.source = spec.format;
+    image.split = spec.split;
+  }
+  return images;
+}
+
+}  // namespace derm

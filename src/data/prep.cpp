@@ -1,0 +1,370 @@
+#include "derm/prep.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <numeric>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+#include "derm/atomic_file.hpp"
+#include "derm/error.hpp"
+#include "derm/grouped_split.hpp"
+#include "derm/perceptual_hash.hpp"
+#include "derm/progress.hpp"
+#include "derm/sha256.hpp"
+
+namespace derm {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Candidate {
+  LabeledImage image;
+  int label_index = -1;
+  std::string content_hash;
+  std::uint64_t phash = 0;
+  int width = 0;
+  int height = 0;
+  std::string cache_path;
+  std::string error;  // non-empty: excluded
+  bool dropped = false;
+};
+
+struct Exclusions {
+  json list = json::array();
+  void add(const LabeledImage& image, const std::string& reason) {
+    list.push_back({{"id", image.id},
+                    {"path", image.path.string()},
+                    {"source", image.source},
+                    {"origin", image.origin},
+                    {"reason", reason}});
+  }
+};
+
+std::string safe_file_name(const std::string& id) {
+  std::string name = id;
+  for (auto& c : name) {
+    if (c == '/' || c == '\\' || c == ':' || c == '\0') c = '_';
+  }
+  return name;
+}
+
+// Reads, hashes and decodes one image; fills the candidate or its error.
+void check_image(Candidate* c, const PrepOptions& options) {
+  try {
+    const std::string bytes = read_file(c->image.path);
+    c->content_hash = sha256_hex(bytes);
+    ImageReadOptions read_options;
+    read_options.min_side = options.min_side;
+    const cv::Mat rgb = read_rgb_image(c->image.path, read_options);
+    c->width = rgb.cols;
+    c->height = rgb.rows;
+    c->phash = perceptual_hash(rgb);
+    if (!options.cache_dir.empty()) {
+      const cv::Mat resized = resize_to_square(rgb, options.cache_size, options.cache_policy);
+      cv::Mat bgr;
+      cv::cvtColor(resized, bgr, cv::COLOR_RGB2BGR);
+      std::vector<unsigned char> png;
+      if (!cv::imencode(".png", bgr, png)) throw Error(c->image.path.string() + ": cannot encode PNG");
+      const fs::path cached = options.cache_dir / (safe_file_name(c->image.id) + ".png");
+      write_file_atomically(cached, [&](std::ostream& out) {
+        out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+      });
+      c->cache_path = cached.string();
+    }
+  } catch (const Error& e) {
+    c->error = e.what();
+  } catch (const std::exception& e) {
+    c->error = c->image.path.string() + ": " + e.what();
+  }
+}
+
+void check_all(std::vector<Candidate>* candidates, const PrepOptions& options) {
+  Progress progress("checking images", static_cast<std::int64_t>(candidates->size()), options.quiet);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < candidates->size(); i = next++) {
+      check_image(&(*candidates)[i], options);
+      progress.advance();
+    }
+  };
+  const int threads = std::max(1, options.threads);
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& thread : pool) thread.join();
+  progress.finish();
+}
+
+int split_rank(const std::string& split) {
+  if (split == "test") return 2;
+  if (split == "val" || split == "validation") return 1;
+  return 0;
+}
+
+struct DuplicatePair {
+  std::size_t a, b;  // indices into the kept candidates, a < b
+  bool identical;
+  int distance;
+};
+
+std::vector<DuplicatePair> find_duplicates(const std::vector<Candidate*>& kept, int near_distance) {
+  std::vector<DuplicatePair> pairs;
+  std::unordered_map<std::string, std::vector<std::size_t>> by_hash;
+  for (std::size_t i = 0; i < kept.size(); ++i) by_hash[kept[i]->content_hash].push_back(i);
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    for (std::size_t j = i + 1; j < kept.size(); ++j) {
+      const bool identical = kept[i]->content_hash == kept[j]->content_hash;
+      const int distance = hamming_distance(kept[i]->phash, kept[j]->phash);
+      if (identical || (near_distance >= 0 && distance <= near_distance)) {
+        pairs.push_back({i, j, identical, distance});
+      }
+    }
+  }
+  return pairs;
+}
+
+// Union-find over candidate indices for split groups.
+struct Groups {
+  std::vector<std::size_t> parent;
+  explicit Groups(std::size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
+  std::size_t find(std::size_t i) { return parent[i] == i ? i : parent[i] = find(parent[i]); }
+  void join(std::size_t a, std::size_t b) { parent[find(a)] = find(b); }
+};
+
+std::string manifest_path(const fs::path& image, const PrepOptions& options) {
+  const fs::path absolute = fs::absolute(image).lexically_normal();
+  if (options.absolute_paths) return absolute.string();
+  const fs::path folder = fs::absolute(options.out).parent_path().lexically_normal();
+  const fs::path relative = absolute.lexically_relative(folder);
+  return relative.empty() ? absolute.string() : relative.string();
+}
+
+}  // namespace
+
+std::vector<SourceSpec> isic2017_sources(const fs::path& dir) {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"ISIC-2017_Training_Part3_GroundTruth.csv", "train"},
+      {"ISIC-2017_Validation_Part3_GroundTruth.csv", "val"},
+      {"ISIC-2017_Test_v2_Part3_GroundTruth.csv", "test"}};
+  std::vector<SourceSpec> sources;
+  for (const auto& [file, split] : files) {
+    std::error_code ec;
+    if (!fs::is_regular_file(dir / file, ec)) {
+      throw Error("--isic2017-dir " + dir.string() + ": missing " + file);
+    }
+    sources.push_back({"isic2017", dir / file, dir / "images", split});
+  }
+  return sources;
+}
+
+PrepResult run_prep(const PrepOptions& options) {
+  if (options.sources.empty()) throw Error("no --source given");
+  if (options.out.empty()) throw Error("no --out manifest given");
+  if (!options.cache_dir.empty() && options.cache_size < 8) {
+    throw Error("--cache-size " + std::to_string(options.cache_size) + ": must be at least 8");
+  }
+  const Task task = task_by_name(options.task);
+  Exclusions excluded;
+
+  // 1. Labels, task mapping, missing files, ids from two sources.
+  std::vector<Candidate> candidates;
+  std::set<fs::path> image_folders;
+  std::set<fs::path> labelled_paths;
+  std::unordered_map<std::string, std::string> origin_of_id;
+  for (const auto& spec : options.sources) {
+    auto images = read_source(spec);
+    spdlog::info("{}: {} labelled images ({})", spec.labels.string(), images.size(), spec.format);
+    if (spec.format != "folders") image_folders.insert(fs::absolute(spec.images).lexically_normal());
+    for (auto& image : images) {
+      if (!image.path.empty()) labelled_paths.insert(fs::absolute(image.path).lexically_normal());
+      const auto [it, first] = origin_of_id.emplace(image.id, image.origin);
+      if (!first) {
+        excluded.add(image, "duplicate id '" + image.id + "': also labelled at " + it->second);
+        continue;
+      }
+      if (image.path.empty()) {
+        excluded.add(image, "no image file for id '" + image.id + "' in " + spec.images.string());
+        continue;
+      }
+      const int label_index = task.class_of(image.diagnosis);
+      if (label_index < 0) {
+        excluded.add(image, "not in task " + task.name + " (diagnosis " + to_string(image.diagnosis) + ")");
+        continue;
+      }
+      if (image.split.empty() && options.split_fractions.empty()) {
+        throw Error("--source " + spec.format + ":" + spec.labels.string() +
+                    " gives no split: add :SPLIT to it or use --split");
+      }
+      Candidate c;
+      c.image = std::move(image);
+      c.label_index = label_index;
+      candidates.push_back(std::move(c));
+    }
+  }
+  for (const auto& folder : image_folders) {
+    for (const auto& [stem, path] : list_images(folder)) {
+      if (labelled_paths.count(fs::absolute(path).lexically_normal())) continue;
+      LabeledImage orphan;
+      orphan.id = stem;
+      orphan.path = path;
+      excluded.add(orphan, "image file with no label row");
+    }
+  }
+
+  // 2. Decode, hash, cache.
+  if (!options.cache_dir.empty()) fs::create_directories(options.cache_dir);
+  check_all(&candidates, options);
+  std::vector<Candidate*> kept;
+  for (auto& c : candidates) {
+    if (c.error.empty()) {
+      kept.push_back(&c);
+    } else {
+      excluded.add(c.image, c.error);
+    }
+  }
+
+  // 3. Duplicates; they group like lesions for a generated split.
+  const auto pairs = find_duplicates(kept, options.near_distance);
+  Groups groups(kept.size());
+  {
+    std::unordered_map<std::string, std::size_t> first_of_key;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      for (const auto& key : {"lesion:" + kept[i]->image.lesion_id, "patient:" + kept[i]->image.patient_id}) {
+        if (key.back() == ':') continue;
+        const auto [it, first] = first_of_key.emplace(key, i);
+        if (!first) groups.join(i, it->second);
+      }
+    }
+    for (const auto& p : pairs) groups.join(p.a, p.b);
+  }
+
+  // 4. Splits.
+  if (!options.split_fractions.empty()) {
+    std::vector<SplitItem> items;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      items.push_back({kept[i]->label_index, std::to_string(groups.find(i)), kept[i]->image.split});
+    }
+    const auto splits = grouped_split(items, options.split_fractions, options.seed);
+    for (std::size_t i = 0; i < kept.size(); ++i) kept[i]->image.split = splits[i];
+  }
+
+  // 5. Duplicate report and leaks.
+  json duplicates = json::array();
+  int identical_pairs = 0, near_pairs = 0, leaks = 0, identical_leaks = 0, identical_test_leaks = 0;
+  for (const auto& p : pairs) {
+    Candidate& a = *kept[p.a];
+    Candidate& b = *kept[p.b];
+    const bool leak = a.image.split != b.image.split;
+    std::string dropped;
+    if (leak && options.drop_leaks && !a.dropped && !b.dropped) {
+      Candidate& victim = split_rank(a.image.split) < split_rank(b.image.split) ? a : b;
+      victim.dropped = true;
+      dropped = victim.image.id;
+      excluded.add(victim.image, "leak: duplicate of '" + (&victim == &a ? b : a).image.id + "' in split " +
+                                     (&victim == &a ? b : a).image.split + " (--drop-leaks)");
+    }
+    (p.identical ? identical_pairs : near_pairs)++;
+    leaks += leak ? 1 : 0;
+    identical_leaks += leak && p.identical ? 1 : 0;
+    identical_test_leaks +=
+        leak && p.identical && (a.image.split == "test" || b.image.split == "test") ? 1 : 0;
+    duplicates.push_back({{"kind", p.identical ? "identical" : "near"},
+                          {"ids", {a.image.id, b.image.id}},
+                          {"splits", {a.image.split, b.image.split}},
+                          {"labels", {task.classes[static_cast<std::size_t>(a.label_index)],
+                                      task.classes[static_cast<std::size_t>(b.label_index)]}},
+                          {"phash_distance", p.distance},
+                          {"leak", leak},
+                          {"dropped", dropped}});
+    if (leak) {
+      spdlog::warn("leak: {} ({}) and {} ({}) are {} duplicates{}", a.image.id, a.image.split, b.image.id,
+                   b.image.split, p.identical ? "byte-identical" : "near", dropped.empty() ? "" : ", dropped " + dropped);
+    }
+  }
+
+  // 6. Manifest.
+  PrepResult result;
+  result.manifest.classes = task.classes;
+  std::map<std::string, std::map<std::string, int>> counts;
+  std::vector<int> class_totals(task.classes.size(), 0);
+  for (const auto* c : kept) {
+    if (c->dropped) continue;
+    ManifestEntry e;
+    e.id = c->image.id;
+    e.path = manifest_path(c->cache_path.empty() ? c->image.path : fs::path(c->cache_path), options);
+    e.label_index = c->label_index;
+    e.label = task.classes[static_cast<std::size_t>(c->label_index)];
+    e.lesion_id = c->image.lesion_id;
+    e.patient_id = c->image.patient_id;
+    e.split = c->image.split;
+    e.content_hash = c->content_hash;
+    e.width = c->width;
+    e.height = c->height;
+    e.source = c->image.source;
+    counts[e.split][e.label]++;
+    class_totals[static_cast<std::size_t>(e.label_index)]++;
+    result.manifest.entries.push_back(std::move(e));
+  }
+  for (std::size_t k = 0; k < class_totals.size(); ++k) {
+    if (class_totals[k] == 0) {
+      throw Error("task " + task.name + ": no usable image of class '" + task.classes[k] +
+                  "'; the manifest could not record it (check the sources)");
+    }
+  }
+  write_manifest(options.out, result.manifest);
+
+  json per_split = json::object();
+  for (const auto& [split, by_class] : counts) {
+    json row = json::object();
+    int total = 0;
+    for (const auto& name : task.classes) {
+      const auto found = by_class.find(name);
+      row[name] = found == by_class.end() ? 0 : found->second;
+      total += row[name].get<int>();
+    }
+    row["total"] = total;
+    per_split[split] = row;
+  }
+  std::map<std::string, int> reasons;
+  for (const auto& item : excluded.list) {
+    std::string reason = item["reason"].get<std::string>();
+    const auto path = item["path"].get<std::string>();
+    if (!path.empty() && reason.rfind(path + ": ", 0) == 0) reason = reason.substr(path.size() + 2);
+    if (reason.rfind("not in task", 0) == 0) reason = "not in task";
+    else if (reason.rfind("duplicate id", 0) == 0) reason = "duplicate id";
+    else if (reason.rfind("no image file", 0) == 0) reason = "no image file";
+    else if (reason.rfind("leak", 0) == 0) reason = "leak dropped";
+    else if (reason.rfind("image too small", 0) == 0) reason = "image too small";
+    reasons[reason]++;
+  }
+  result.summary = {{"manifest", options.out.string()},
+                    {"task", task.name},
+                    {"classes", task.classes},
+                    {"entries", result.manifest.entries.size()},
+                    {"counts", per_split},
+                    {"excluded_count", excluded.list.size()},
+                    {"excluded_by_reason", reasons},
+                    {"excluded", excluded.list},
+                    {"identical_pairs", identical_pairs},
+                    {"near_pairs", near_pairs},
+                    {"leaks", leaks},
+                    {"identical_leaks", identical_leaks},
+                    {"identical_test_leaks", identical_test_leaks},
+                    {"near_distance", options.near_distance},
+                    {"drop_leaks", options.drop_leaks},
+                    {"duplicates", duplicates}};
+  spdlog::info("{}: {} images, {} excluded, {} identical + {} near duplicate pairs, {} across splits",
+               options.out.string(), result.manifest.entries.size(), excluded.list.size(), identical_pairs,
+               near_pairs, leaks);
+  return result;
+}
+
+}  // namespace derm

@@ -1,0 +1,156 @@
+#include "derm/ensemble.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "derm/error.hpp"
+
+namespace derm {
+namespace {
+
+template <typename Probabilities>
+int argmax(const Probabilities& probabilities) {
+  int best = 0;
+  for (int c = 1; c < static_cast<int>(probabilities.size()); ++c) {
+    if (probabilities[c] > probabilities[best]) best = c;
+  }
+  return best;
+}
+
+void check_class_index(const Predictions& predictions, int class_index) {
+  if (class_index < 0 || class_index >= static_cast<int>(predictions.classes.size())) {
+    throw Error("predictions: class index " + std::to_string(class_index) + " out of range 0.." +
+                std::to_string(predictions.classes.size() - 1));
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> default_positive_classes(const std::vector<std::string>& classes) {
+  if (classes.size() < 2) throw Error("need at least two classes, got " + std::to_string(classes.size()));
+  return {classes.begin(), classes.end() - 1};
+}
+
+std::string rule_name(DecisionRule rule) {
+  return rule == DecisionRule::majority_vote ? "majority_vote" : "mean_probability";
+}
+
+void check_predictions(const Predictions& predictions) {
+  const std::size_t classes = predictions.classes.size();
+  if (classes < 2) throw Error("predictions: need at least two classes, got " + std::to_string(classes));
+  if (predictions.images() == 0) throw Error("predictions: no images");
+  if (predictions.members() == 0) throw Error("predictions: no ensemble members");
+  for (std::size_t m = 0; m < predictions.members(); ++m) {
+    const auto& member = predictions.member_probabilities[m];
+    if (member.size() != predictions.images()) {
+      throw Error("predictions: member " + std::to_string(m) + " has " + std::to_string(member.size()) +
+                  " images, expected " + std::to_string(predictions.images()));
+    }
+    for (std::size_t i = 0; i < member.size(); ++i) {
+      if (member[i].size() != classes) {
+        throw Error("predictions: member " + std::to_string(m) + " gives " + std::to_string(member[i].size()) +
+                    " probabilities for image " + predictions.ids[i] + ", expected " + std::to_string(classes));
+      }
+      for (const float p : member[i]) {
+        if (std::isnan(p)) {
+          throw Error("predictions: member " + std::to_string(m) + " gives NaN for image " + predictions.ids[i]);
+        }
+      }
+    }
+  }
+}
+
+std::vector<std::vector<double>> mean_probabilities(const Predictions& predictions) {
+  check_predictions(predictions);
+  const std::size_t classes = predictions.classes.size();
+  std::vector<std::vector<double>> mean(predictions.images(), std::vector<double>(classes, 0.0));
+  for (const auto& member : predictions.member_probabilities) {
+    for (std::size_t i = 0; i < mean.size(); ++i) {
+      for (std::size_t c = 0; c < classes; ++c) mean[i][c] += member[i][c];
+    }
+  }
+  const auto members = static_cast<double>(predictions.members());
+  for (auto& row : mean) {
+    for (double& p : row) p /= members;
+  }
+  return mean;
+}
+
+std::vector<int> predicted_classes(const Predictions& predictions, DecisionRule rule) {
+  const std::vector<std::vector<double>> mean = mean_probabilities(predictions);
+  std::vector<int> predicted(mean.size());
+  for (std::size_t i = 0; i < mean.size(); ++i) {
+    if (rule == DecisionRule::mean_probability) {
+      predicted[i] = argmax(mean[i]);
+      continue;
+    }
+    std::vector<int> votes(predictions.classes.size(), 0);
+    for (const auto& member : predictions.member_probabilities) votes[argmax(member[i])] += 1;
+    int winner = 0;
+    for (int c = 1; c < static_cast<int>(votes.size()); ++c) {
+      if (votes[c] > votes[winner] || (votes[c] == votes[winner] && mean[i][c] > mean[i][winner])) winner = c;
+    }
+    predicted[i] = winner;
+  }
+  return predicted;
+}
+
+std::vector<double> one_vs_rest_scores(const Predictions& predictions, DecisionRule rule, int class_index) {
+  check_class_index(predictions, class_index);
+  if (rule == DecisionRule::mean_probability) return decision_scores(predictions, rule, class_index);
+  check_predictions(predictions);
+  std::vector<double> fractions(predictions.images(), 0.0);
+  for (const auto& member : predictions.member_probabilities) {
+    for (std::size_t i = 0; i < fractions.size(); ++i) fractions[i] += argmax(member[i]) == class_index;
+  }
+  for (double& f : fractions) f /= static_cast<double>(predictions.members());
+  return fractions;
+}
+
+std::vector<double> majority_threshold_scores(const Predictions& predictions, int class_index) {
+  check_predictions(predictions);
+  check_class_index(predictions, class_index);
+  const std::size_t members = predictions.members();
+  const std::size_t k = members / 2 + 1;  // votes needed for "more than half"
+  std::vector<double> scores(predictions.images());
+  std::vector<double> column(members);
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    for (std::size_t m = 0; m < members; ++m) column[m] = predictions.member_probabilities[m][i][class_index];
+    std::nth_element(column.begin(), column.begin() + static_cast<std::ptrdiff_t>(k - 1), column.end(),
+                     std::greater<double>());
+    scores[i] = column[k - 1];
+  }
+  return scores;
+}
+
+std::vector<double> decision_scores(const Predictions& predictions, DecisionRule rule, int class_index) {
+  check_class_index(predictions, class_index);
+  if (rule == DecisionRule::majority_vote) return majority_threshold_scores(predictions, class_index);
+  const std::vector<std::vector<double>> mean = mean_probabilities(predictions);
+  std::vector<double> scores(mean.size());
+  for (std::size_t i = 0; i < mean.size(); ++i) scores[i] = mean[i][class_index];
+  return scores;
+}
+
+std::vector<bool> one_vs_rest_decisions(const Predictions& predictions, DecisionRule rule, int class_index,
+                                        double threshold) {
+  const std::vector<double> scores = decision_scores(predictions, rule, class_index);
+  std::vector<bool> decisions(scores.size());
+  for (std::size_t i = 0; i < scores.size(); ++i) decisions[i] = scores[i] >= threshold;
+  return decisions;
+}
+
+Predictions member_predictions(const Predictions& predictions, std::size_t member) {
+  if (member >= predictions.members()) {
+    throw Error("predictions: member " + std::to_string(member) + " out of range, the ensemble has " +
+                std::to_string(predictions.members()));
+  }
+  Predictions single;
+  single.classes = predictions.classes;
+  single.ids = predictions.ids;
+  single.member_probabilities = {predictions.member_probabilities[member]};
+  return single;
+}
+
+}  // namespace derm

@@ -1,0 +1,171 @@
+#include "derm/classify.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+#include "derm/ensemble.hpp"
+#include "derm/error.hpp"
+#include "derm/image.hpp"
+#include "derm/progress.hpp"
+
+namespace derm {
+
+int ClassifyResult::failed() const {
+  int count = 0;
+  for (const auto& verdict : images) count += verdict.error.empty() ? 0 : 1;
+  return count;
+}
+
+namespace {
+
+// Fills the ensemble decisions of verdicts whose members are known.
+void decide(const std::vector<std::string>& classes, std::vector<ImageVerdict*>& verdicts) {
+  if (verdicts.empty()) return;
+  Predictions predictions;
+  predictions.classes = classes;
+  const std::size_t members = verdicts.front()->members.size();
+  predictions.member_probabilities.assign(members, {});
+  for (auto* verdict : verdicts) {
+    predictions.ids.push_back(verdict->image.string());
+    for (std::size_t m = 0; m < members; ++m) {
+      const auto& p = verdict->members[m].probabilities;
+      predictions.member_probabilities[m].emplace_back(p.begin(), p.end());
+    }
+  }
+  const auto majority = predicted_classes(predictions, DecisionRule::majority_vote);
+  const auto mean_class = predicted_classes(predictions, DecisionRule::mean_probability);
+  const auto means = mean_probabilities(predictions);
+  for (std::size_t i = 0; i < verdicts.size(); ++i) {
+    ImageVerdict& v = *verdicts[i];
+    v.majority_class = majority[i];
+    v.mean_probability_class = mean_class[i];
+    v.mean_probabilities = means[i];
+    v.votes.assign(classes.size(), 0);
+    for (std::size_t m = 0; m < members; ++m) {
+      const auto& p = v.members[m].probabilities;
+      v.votes[static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin())]++;
+    }
+  }
+}
+
+}  // namespace
+
+ClassifyResult classify_images(const ClassifyRequest& request) {
+  if (request.images.empty()) throw Error("no image given");
+  if (request.batch_size < 1) throw Error("--batch-size must be at least 1");
+  Classifier classifier(request.classifier);
+  ClassifyResult result;
+  result.classes = classifier.classes();
+  result.models = classifier.member_paths();
+  result.device = classifier.device();
+  result.tta_views = request.tta_views;
+  for (const auto& member : classifier.members()) result.untrained |= !member.trained();
+  result.images.resize(request.images.size());
+
+  Progress progress("classify", static_cast<std::int64_t>(request.images.size()),
+                    request.quiet || request.images.size() < 8);
+  for (std::size_t start = 0; start < request.images.size(); start += request.batch_size) {
+    const std::size_t end = std::min(request.images.size(), start + request.batch_size);
+    std::vector<cv::Mat> batch;
+    std::vector<ImageVerdict*> batch_verdicts;
+    for (std::size_t i = start; i < end; ++i) {
+      ImageVerdict& verdict = result.images[i];
+      verdict.image = request.images[i];
+      try {
+        batch.push_back(read_rgb_image(verdict.image));
+        batch_verdicts.push_back(&verdict);
+      } catch (const Error& e) {
+        verdict.error = e.what();
+      }
+    }
+    const auto outputs = classifier.classify(batch, request.tta_views);
+    for (std::size_t k = 0; k < outputs.size(); ++k) batch_verdicts[k]->members = outputs[k];
+    decide(result.classes, batch_verdicts);
+    progress.advance(static_cast<std::int64_t>(end - start));
+  }
+  progress.finish();
+  return result;
+}
+
+namespace {
+
+nlohmann::json by_class(const std::vector<std::string>& classes, const std::vector<double>& values) {
+  nlohmann::json out = nlohmann::json::object();
+  for (std::size_t c = 0; c < classes.size(); ++c) out[classes[c]] = values[c];
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const ClassifyResult& result, bool include_logits) {
+  nlohmann::json images = nlohmann::json::array();
+  for (const auto& v : result.images) {
+    nlohmann::json item{{"image", v.image.string()}};
+    if (!v.error.empty()) {
+      item["ok"] = false;
+      item["error"] = v.error;
+      images.push_back(std::move(item));
+      continue;
+    }
+    item["ok"] = true;
+    item["prediction"] = result.classes[v.majority_class];
+    nlohmann::json votes = nlohmann::json::object();
+    for (std::size_t c = 0; c < result.classes.size(); ++c) votes[result.classes[c]] = v.votes[c];
+    item["majority_vote"] = {{"class", result.classes[v.majority_class]}, {"votes", votes}};
+    item["mean_probability"] = {{"class", result.classes[v.mean_probability_class]},
+                                {"probabilities", by_class(result.classes, v.mean_probabilities)}};
+    nlohmann::json members = nlohmann::json::array();
+    for (std::size_t m = 0; m < v.members.size(); ++m) {
+      const auto& p = v.members[m].probabilities;
+      const auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+      nlohmann::json member{{"model", result.models[m].string()},
+                            {"prediction", result.classes[best]},
+                            {"probabilities", by_class(result.classes, {p.begin(), p.end()})}};
+      if (include_logits) member["logits"] = v.members[m].logits;
+      members.push_back(std::move(member));
+    }
+    item["members"] = std::move(members);
+    images.push_back(std::move(item));
+  }
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& m : result.models) models.push_back(m.string());
+  return {{"classes", result.classes}, {"models", models},     {"device", result.device},
+          {"untrained", result.untrained}, {"tta_views", result.tta_views}, {"images", images},
+          {"failed", result.failed()}};
+}
+
+std::string to_text(const ClassifyResult& result, bool include_logits) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(3);
+  if (result.untrained) out << "WARNING: UNTRAINED MODEL - these predictions are meaningless\n";
+  const std::size_t members = result.models.size();
+  for (const auto& v : result.images) {
+    if (!v.error.empty()) {
+      out << v.image.string() << ": ERROR " << v.error << "\n";
+      continue;
+    }
+    out << v.image.string() << ": " << result.classes[v.majority_class];
+    if (members > 1) {
+      out << " (majority vote " << v.votes[v.majority_class] << "/" << members << ", mean probability "
+          << v.mean_probabilities[v.majority_class] << ")";
+    } else {
+      out << " (probability " << v.mean_probabilities[v.majority_class] << ")";
+    }
+    out << "\n   ";
+    for (std::size_t c = 0; c < result.classes.size(); ++c) {
+      out << " " << result.classes[c] << " " << v.mean_probabilities[c];
+    }
+    out << "\n";
+    if (include_logits) {
+      for (std::size_t m = 0; m < members; ++m) {
+        out << "    logits[" << m << "]";
+        for (float l : v.members[m].logits) out << " " << l;
+        out << "\n";
+      }
+    }
+  }
+  return out.str();
+}
+
+}  // namespace derm

@@ -1,0 +1,135 @@
+#include "derm/model_io.hpp"
+
+#include "derm/error.hpp"
+
+namespace derm {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kMetadataKey = "derm";
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
+bool is_classifier(const std::string& name) {
+  return starts_with(name, "fc.") || starts_with(name, "AuxLogits.fc.");
+}
+
+std::string shape_text(const torch::Tensor& t) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < t.sizes().size(); ++i) text += (i ? ", " : "") + std::to_string(t.size(i));
+  return text + "]";
+}
+
+}  // namespace
+
+NamedTensors state_dict(const torch::nn::Module& module) {
+  NamedTensors tensors;
+  for (const auto& named : module.named_modules("", /*include_self=*/true)) {
+    const std::string prefix = named.key().empty() ? "" : named.key() + ".";
+    for (const auto& p : named.value()->named_parameters(/*recurse=*/false)) {
+      tensors.emplace_back(prefix + p.key(), p.value());
+    }
+    for (const auto& b : named.value()->named_buffers(/*recurse=*/false)) {
+      tensors.emplace_back(prefix + b.key(), b.value());
+    }
+  }
+  return tensors;
+}
+
+void load_state_dict_strict(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
+                            const StrictLoadOptions& options, const std::string& origin) {
+  const auto optional = [&](const std::string& name) {
+    if (options.skip_classifier && is_classifier(name)) return true;
+    for (const auto& prefix : options.optional_prefixes) {
+      if (starts_with(name, prefix)) return true;
+    }
+    return false;
+  };
+  const NamedTensors targets = state_dict(module);
+  std::map<std::string, torch::Tensor> by_name(targets.begin(), targets.end());
+  for (const auto& [name, tensor] : tensors) {
+    if (options.skip_classifier && is_classifier(name)) continue;
+    if (!by_name.count(name)) throw Error(origin + ": unknown tensor '" + name + "' (not in the network)");
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : targets) {
+    auto it = tensors.find(name);
+    if (it == tensors.end() || (options.skip_classifier && is_classifier(name))) {
+      if (optional(name)) continue;
+      throw Error(origin + ": missing tensor '" + name + "'");
+    }
+    const torch::Tensor& source = it->second;
+    if (!source.sizes().equals(target.sizes())) {
+      throw Error(origin + ": tensor '" + name + "' has shape " + shape_text(source) + ", the network expects " +
+                  shape_text(target));
+    }
+    if (source.is_floating_point() != target.is_floating_point()) {
+      throw Error(origin + ": tensor '" + name + "' has type " + c10::toString(source.scalar_type()) +
+                  ", the network expects " + c10::toString(target.scalar_type()));
+    }
+    target.copy_(source);
+  }
+}
+
+InceptionV3Options inception_options(const Architecture& a) {
+  InceptionV3Options options;
+  options.num_classes = a.num_classes;
+  options.aux_logits = a.aux_logits;
+  options.transform_input = a.transform_input;
+  options.dropout = a.dropout;
+  options.input_size = a.input_size;
+  options.backbone_size = a.backbone_size;
+  options.stem_channels = a.stem_channels;
+  return options;
+}
+
+Model create_model(const ModelMetadata& metadata) {
+  const Architecture& a = metadata.architecture;
+  if (a.backbone_size < 75) {
+    throw Error("backbone size " + std::to_string(a.backbone_size) + " is below Inception v3's minimum of 75");
+  }
+  if (a.aux_logits && a.backbone_size < 299) {
+    throw Error("the auxiliary classifier needs a backbone size of at least 299, not " +
+                std::to_string(a.backbone_size));
+  }
+  if (a.input_size < 32) throw Error("input size " + std::to_string(a.input_size) + " is below 32");
+  return Model{metadata, InceptionV3(inception_options(metadata.architecture))};
+}
+
+void save_model(const fs::path& path, Model& model) {
+  write_safetensors(path, state_dict(*model.network), {{kMetadataKey, to_json(model.metadata).dump()}});
+}
+
+namespace {
+
+ModelMetadata metadata_from_table(const std::map<std::string, std::string>& metadata, const fs::path& path) {
+  const auto it = metadata.find(kMetadataKey);
+  if (it == metadata.end()) throw Error(path.string() + ": not a derm model file (no derm metadata)");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(it->second);
+  } catch (const nlohmann::json::exception&) {
+    throw Error(path.string() + ": malformed derm metadata");
+  }
+  return model_metadata_from_json(json, path.string());
+}
+
+}  // namespace
+
+ModelMetadata read_model_metadata(const fs::path& path) {
+  return metadata_from_table(read_safetensors_metadata(path), path);
+}
+
+Model load_model(const fs::path& path, const torch::Device& device) {
+  const SafetensorsContent content = read_safetensors(path);
+  Model model = create_model(metadata_from_table(content.metadata, path));
+  load_state_dict_strict(*model.network, content.tensors, {}, path.string());
+  model.network->to(device);
+  model.network->eval();
+  return model;
+}
+
+}  // namespace derm

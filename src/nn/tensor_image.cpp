@@ -1,0 +1,35 @@
+#include "derm/tensor_image.hpp"
+
+#include "derm/error.hpp"
+
+namespace derm {
+
+torch::Tensor to_chw_uint8(const cv::Mat& rgb) {
+  if (rgb.type() != CV_8UC3) throw Error("to_chw_uint8: expected an 8-bit RGB image");
+  const cv::Mat contiguous = rgb.isContinuous() ? rgb : rgb.clone();
+  return torch::from_blob(contiguous.data, {contiguous.rows, contiguous.cols, 3}, torch::kUInt8)
+      .permute({2, 0, 1})
+      .clone();
+}
+
+torch::Tensor normalize_batch(const torch::Tensor& images, const Preprocessing& p) {
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(images.device());
+  const auto mean = torch::tensor({p.mean[0], p.mean[1], p.mean[2]}, options).view({1, 3, 1, 1});
+  const auto std = torch::tensor({p.std[0], p.std[1], p.std[2]}, options).view({1, 3, 1, 1});
+  return (images.to(torch::kFloat32).div_(255.0f) - mean) / std;
+}
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  try {
+    torch::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      throw Error("--device " + name + ": CUDA is not available on this machine");
+    }
+    return device;
+  } catch (const c10::Error&) {
+    throw Error("--device '" + name + "': expected cpu, cuda, cuda:N or auto");
+  }
+}
+
+}  // namespace derm

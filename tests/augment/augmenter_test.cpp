@@ -1,0 +1,201 @@
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include "derm/augment.hpp"
+#include "derm/error.hpp"
+#include "test_support.hpp"
+
+namespace derm {
+namespace {
+
+double max_abs_diff(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::NORM_INF); }
+
+AugmentParams small_params(int size = 96) {
+  AugmentParams params;
+  params.output_size = size;
+  return params;
+}
+
+AugmentParams neutral_params(int size) {
+  AugmentParams p = small_params(size);
+  p.rotation_deg = {0, 0};
+  p.hflip_probability = p.vflip_probability = p.cutout_probability = 0;
+  p.scale_x = p.scale_y = {1, 1};
+  p.brightness = {0, 0};
+  p.contrast = p.gamma = p.channel_gain = {1, 1};
+  return p;
+}
+
+std::string error_of(const AugmentParams& params) {
+  try {
+    params.validate();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Augmenter, OutputsSquareRgbOfTheOutputSizeForEveryPolicy) {
+  const cv::Mat source = testing::synthetic_lesion(150, 100, 1);
+  for (const ResizePolicy policy : {ResizePolicy::squash, ResizePolicy::center_crop, ResizePolicy::pad}) {
+    AugmentParams params = small_params(80);
+    params.resize = policy;
+    const cv::Mat out = Augmenter(params).apply(source, 42);
+    EXPECT_EQ(out.size(), cv::Size(80, 80)) << to_string(policy);
+    EXPECT_EQ(out.type(), CV_8UC3);
+  }
+}
+
+TEST(Augmenter, SameSeedSameOutputDifferentSeedDifferentOutput) {
+  const cv::Mat source = testing::synthetic_lesion(120, 120, 2);
+  const Augmenter augmenter(small_params());
+  const cv::Mat a = augmenter.apply(source, 7);
+  const cv::Mat b = augmenter.apply(source, 7);
+  const cv::Mat c = augmenter.apply(source, 8);
+  EXPECT_EQ(max_abs_diff(a, b), 0);
+  EXPECT_GT(max_abs_diff(a, c), 10);
+  // A second Augmenter with the same parameters gives the same pixels.
+  EXPECT_EQ(max_abs_diff(Augmenter(small_params()).apply(source, 7), a), 0);
+}
+
+TEST(Augmenter, IsThreadSafe) {
+  const cv::Mat source = testing::synthetic_lesion(200, 150, 3);
+  const Augmenter augmenter(small_params());
+  std::vector<cv::Mat> expected;
+  for (std::uint64_t seed = 0; seed < 8; ++seed) expected.push_back(augmenter.apply(source, seed));
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        for (std::uint64_t seed = 0; seed < 8; ++seed) {
+          if (max_abs_diff(augmenter.apply(source, seed), expected[seed]) != 0) ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+TEST(Augmenter, NeutralParametersOnlyResize) {
+  const cv::Mat source = testing::synthetic_lesion(60, 40, 4);
+  const cv::Mat out = Augmenter(neutral_params(120)).apply(source, 9);
+  cv::Mat resized;
+  cv::resize(source, resized, cv::Size(120, 120), 0, 0, cv::INTER_LINEAR);
+  cv::Mat diff;
+  cv::absdiff(out, resized, diff);
+  EXPECT_LT(cv::mean(diff)[0], 1.0);  // same geometry: no shift, no flip
+  EXPECT_LE(max_abs_diff(out, resized), 12);
+}
+
+TEST(Augmenter, PreparedSourceGivesTheSameOutput) {
+  const cv::Mat large = testing::synthetic_lesion(1000, 750, 5);
+  const Augmenter augmenter(small_params(100));
+  const cv::Mat prepared = augmenter.prepare(large);
+  EXPECT_LT(prepared.cols, large.cols);
+  EXPECT_EQ(augmenter.prepare(prepared).data, prepared.data) << "prepare is idempotent";
+  EXPECT_EQ(max_abs_diff(augmenter.apply(prepared, 3), augmenter.apply(large, 3)), 0);
+  const cv::Mat small = testing::synthetic_lesion(64, 64, 6);
+  EXPECT_EQ(augmenter.prepare(small).data, small.data) << "small sources are not copied";
+}
+
+TEST(Augmenter, DrawsWithinTheRangesAndFlipsAtTheRate) {
+  AugmentParams params = small_params();
+  params.rotation_deg = {10, 20};
+  params.scale_x = {0.9, 1.1};
+  params.hflip_probability = 0.25;
+  params.vflip_probability = 1.0;
+  const Augmenter augmenter(params);
+  int hflips = 0;
+  for (std::uint64_t seed = 0; seed < 2000; ++seed) {
+    const Distortions d = augmenter.draw(seed);
+    ASSERT_GE(d.rotation_deg, 10);
+    ASSERT_LE(d.rotation_deg, 20);
+    ASSERT_GE(d.scale_x, 0.9 - 1e-12);
+    ASSERT_LE(d.scale_x, 1.1 + 1e-12);
+    ASSERT_TRUE(d.vflip);
+    hflips += d.hflip;
+  }
+  EXPECT_NEAR(hflips / 2000.0, 0.25, 0.04);
+}
+
+TEST(Augmenter, DrawnValuesArePinnedAcrossPlatforms) {
+  // derm's own RNG: these values must not change with the compiler or library.
+  EXPECT_EQ(derive_seed(1, 0, 0), derive_seed(1, 0, 0));
+  EXPECT_NE(derive_seed(1, 0, 0), derive_seed(2, 0, 0));
+  EXPECT_NE(derive_seed(1, 0, 0), derive_seed(1, 1, 0));
+  EXPECT_NE(derive_seed(1, 0, 0), derive_seed(1, 0, 1));
+  EXPECT_NE(derive_seed(1, 1, 0), derive_seed(1, 0, 1));
+  EXPECT_EQ(derive_seed(1, 2, 3), 0x16539274c45bbd0eULL) << std::hex << derive_seed(1, 2, 3);
+  const Distortions d = Augmenter(AugmentParams{}).draw(12345);
+  EXPECT_NEAR(d.rotation_deg, 43.03532988328157, 1e-9);
+  EXPECT_NEAR(d.scale_x, 0.86541644777022697, 1e-12);
+  EXPECT_EQ(d.cutouts.size(), 2u);
+}
+
+TEST(AugmentParams, JsonRoundTrip) {
+  AugmentParams params;
+  params.output_size = 299;
+  params.resize = ResizePolicy::center_crop;
+  params.rotation_deg = {-30, 30};
+  params.cutout_fill = CutoutFill::noise;
+  params.channel_gain = {0.95, 1.05};
+  const AugmentParams back = augment_params_from_json(to_json(params));
+  EXPECT_EQ(to_json(back), to_json(params));
+  EXPECT_EQ(back.output_size, 299);
+  EXPECT_EQ(back.rotation_deg.min, -30);
+  EXPECT_EQ(back.cutout_fill, CutoutFill::noise);
+  EXPECT_EQ(to_json(augment_params_from_json(nlohmann::json::object())), to_json(AugmentParams{}));
+}
+
+TEST(AugmentParams, BadJsonIsAClearError) {
+  EXPECT_THROW(augment_params_from_json({{"rotaton_deg", {0, 1}}}), Error);
+  EXPECT_THROW(augment_params_from_json({{"rotation_deg", 5}}), Error);
+  EXPECT_THROW(augment_params_from_json({{"gamma", {2, 1}}}), Error);
+  EXPECT_THROW(augment_params_from_json({{"cutout_fill", "plaid"}}), Error);
+}
+
+TEST(AugmentParams, ValidationNamesTheOption) {
+  AugmentParams p;
+  p.rotation_deg = {10, 5};
+  EXPECT_NE(error_of(p).find("--rotation"), std::string::npos) << error_of(p);
+  p = AugmentParams{};
+  p.output_size = 16;
+  EXPECT_NE(error_of(p).find("--size"), std::string::npos);
+  p = AugmentParams{};
+  p.hflip_probability = 1.5;
+  EXPECT_NE(error_of(p).find("--hflip"), std::string::npos);
+  p = AugmentParams{};
+  p.cutout_area = {0.0, 0.1};
+  EXPECT_NE(error_of(p).find("--cutout-area"), std::string::npos);
+  p = AugmentParams{};
+  p.cutout_count = {1.5, 2};
+  EXPECT_NE(error_of(p).find("--cutout-count"), std::string::npos);
+  p = AugmentParams{};
+  p.scale_y = {0.0, 1.0};
+  EXPECT_NE(error_of(p).find("--scale-y"), std::string::npos);
+  EXPECT_EQ(error_of(AugmentParams{}), "");
+  EXPECT_THROW(Augmenter{p}, Error);
+}
+
+TEST(ContactSheet, HasTheGridSizeAndTheOriginalTopLeft) {
+  const cv::Mat source = testing::synthetic_lesion(100, 100, 9);
+  const cv::Mat sheet = augment_contact_sheet(source, AugmentParams{}, 3, 2, 64, 1);
+  EXPECT_EQ(sheet.cols, 3 * 64 + 4 * 4);
+  EXPECT_EQ(sheet.rows, 2 * 64 + 3 * 4);
+  cv::Mat original;
+  cv::resize(source, original, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+  // The top of the first tile (above its label) is the resized original.
+  cv::Mat diff;
+  cv::absdiff(sheet(cv::Rect(4, 4, 64, 30)), original(cv::Rect(0, 0, 64, 30)), diff);
+  EXPECT_LT(cv::mean(diff)[0], 1.5);
+  cv::absdiff(sheet(cv::Rect(4 + 68, 4, 64, 30)), original(cv::Rect(0, 0, 64, 30)), diff);
+  EXPECT_GT(cv::mean(diff)[0], 3.0) << "the second tile is distorted";
+  EXPECT_THROW(augment_contact_sheet(source, AugmentParams{}, 0, 2, 64, 1), Error);
+}
+
+}  // namespace
+}  // namespace derm

@@ -1,0 +1,136 @@
+#include "derm/inception_v3.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "derm/model_io.hpp"
+
+namespace derm {
+namespace {
+
+std::string shape_of(const torch::Tensor& t) {
+  if (t.dim() == 0) return "scalar";
+  std::string text;
+  for (int64_t d = 0; d < t.dim(); ++d) text += (d ? "x" : "") + std::to_string(t.size(d));
+  return text;
+}
+
+TEST(InceptionV3, StateDictMatchesTorchvisionNamesShapesAndOrder) {
+  std::ifstream fixture(std::string(DERM_SOURCE_DIR) + "/tests/fixtures/torchvision_inception_v3_state_dict.txt");
+  ASSERT_TRUE(fixture) << "fixture missing";
+  std::vector<std::pair<std::string, std::string>> expected;
+  for (std::string line; std::getline(fixture, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string name, shape;
+    fields >> name >> shape;
+    expected.emplace_back(name, shape);
+  }
+  ASSERT_EQ(expected.size(), 580u);
+
+  InceptionV3 net(InceptionV3Options{});
+  const NamedTensors actual = state_dict(*net);
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_EQ(actual[i].first, expected[i].first) << "at position " << i;
+    EXPECT_EQ(shape_of(actual[i].second), expected[i].second) << actual[i].first;
+  }
+}
+
+TEST(InceptionV3, WithoutAuxLogitsHasNoAuxTensors) {
+  InceptionV3Options options;
+  options.aux_logits = false;
+  options.num_classes = 3;
+  InceptionV3 net(options);
+  for (const auto& [name, tensor] : state_dict(*net)) {
+    EXPECT_NE(name.rfind("AuxLogits", 0), 0u) << name;
+  }
+  EXPECT_EQ(net->fc->weight.size(0), 3);
+}
+
+TEST(InceptionV3, InitialisationFollowsTorchvision) {
+  torch::manual_seed(0);
+  InceptionV3 net(InceptionV3Options{});
+  const auto& conv = net->Mixed_6e->branch7x7dbl_3->conv->weight;
+  EXPECT_NEAR(conv.std().item<double>(), 0.1, 0.005);
+  EXPECT_NEAR(net->AuxLogits->fc->weight.std().item<double>(), 0.001, 0.0002);
+  EXPECT_TRUE(torch::all(net->Conv2d_1a_3x3->bn->weight == 1).item<bool>());
+  EXPECT_TRUE(torch::all(net->Conv2d_1a_3x3->bn->bias == 0).item<bool>());
+}
+
+TEST(InceptionV3, ForwardShapesInEvalAndTraining) {
+  InceptionV3Options options;
+  options.num_classes = 5;
+  options.input_size = 75;
+  options.backbone_size = 75;
+  InceptionV3 net(options);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(net->forward(torch::randn({2, 3, 75, 75})).sizes(), (std::vector<int64_t>{2, 5}));
+  net->train();
+  // The auxiliary head's 5x5 convolution needs Mixed_6e at 17x17: 299 px input.
+  const auto out = net->forward_with_aux(torch::randn({2, 3, 299, 299}));
+  EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, 5}));
+  EXPECT_EQ(out.aux_logits.sizes(), (std::vector<int64_t>{2, 5}));
+}
+
+TEST(LearnedResizer, AtInitialisationEqualsBilinearResize) {
+  torch::manual_seed(1);
+  LearnedResizer stem(StemOptions{80, 8});
+  stem->train();  // batch statistics must not matter either: the last conv is zero
+  const auto x = torch::randn({2, 3, 190, 190});
+  const auto expected = torch::nn::functional::interpolate(
+      x, torch::nn::functional::InterpolateFuncOptions()
+             .size(std::vector<int64_t>{80, 80})
+             .mode(torch::kBilinear)
+             .align_corners(false)
+             .antialias(true));
+  const auto y = stem(x);
+  ASSERT_EQ(y.sizes(), expected.sizes());
+  EXPECT_LT((y - expected).abs().max().item<float>(), 1e-6f);
+}
+
+TEST(LearnedResizer, IsTrainable) {
+  torch::manual_seed(2);
+  LearnedResizer stem(StemOptions{40, 8});
+  torch::optim::SGD sgd(stem->parameters(), torch::optim::SGDOptions(0.1));
+  const auto x = torch::randn({2, 3, 90, 90});
+  const auto target = torch::randn({2, 3, 40, 40});
+  const auto loss_before = (stem(x) - target).pow(2).mean();
+  sgd.zero_grad();
+  loss_before.backward();
+  sgd.step();
+  EXPECT_GT(stem->conv_out->weight.abs().sum().item<float>(), 0.0f);
+  EXPECT_LT((stem(x) - target).pow(2).mean().item<float>(), loss_before.item<float>());
+}
+
+TEST(InceptionV3, HighResolutionNetworkReadsLargerInput) {
+  InceptionV3Options options;
+  options.num_classes = 3;
+  options.aux_logits = false;
+  options.input_size = 160;
+  options.backbone_size = 80;
+  InceptionV3 net(options);
+  ASSERT_TRUE(net->stem);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({1, 3, 160, 160});
+  // At initialisation the stem is the resize, so the network equals the
+  // backbone run on the resized image.
+  options.input_size = 80;
+  InceptionV3 plain(options);
+  const auto weights = state_dict(*net);
+  std::map<std::string, torch::Tensor> backbone;
+  for (const auto& [name, t] : weights) {
+    if (name.rfind("stem.", 0) != 0) backbone.emplace(name, t);
+  }
+  load_state_dict_strict(*plain, backbone, {}, "test");
+  plain->eval();
+  const auto expected = plain->forward(net->stem->resize(x));
+  EXPECT_LT((net->forward(x) - expected).abs().max().item<float>(), 1e-4f);
+}
+
+}  // namespace
+}  // namespace derm

@@ -1,0 +1,154 @@
+#include "derm/model_io.hpp"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "derm/error.hpp"
+#include "test_support.hpp"
+
+namespace derm {
+namespace {
+
+namespace fs = std::filesystem;
+
+ModelMetadata small_metadata() {
+  ModelMetadata m;
+  m.architecture.num_classes = 3;
+  m.architecture.aux_logits = false;
+  m.architecture.input_size = 75;
+  m.architecture.backbone_size = 75;
+  m.preprocessing.input_size = 75;
+  m.preprocessing.resize_policy = ResizePolicy::center_crop;
+  m.classes = {"melanoma", "seborrheic_keratosis", "nevus"};
+  m.provenance = {{"trained", false}, {"tool", "test"}};
+  return m;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::map<std::string, torch::Tensor> tensors_of(const torch::nn::Module& module) {
+  const auto named = state_dict(module);
+  std::map<std::string, torch::Tensor> map;
+  for (const auto& [name, t] : named) map.emplace(name, t.clone());
+  return map;
+}
+
+TEST(ModelFile, RoundTripKeepsWeightsMetadataAndOutputs) {
+  testing::TempDir dir;
+  torch::manual_seed(3);
+  Model model = create_model(small_metadata());
+  model.network->eval();
+  save_model(dir / "m.safetensors", model);
+
+  Model loaded = load_model(dir / "m.safetensors");
+  EXPECT_EQ(loaded.metadata.classes, model.metadata.classes);
+  EXPECT_EQ(loaded.metadata.preprocessing.resize_policy, ResizePolicy::center_crop);
+  EXPECT_FALSE(loaded.metadata.trained());
+  EXPECT_EQ(loaded.metadata.provenance.at("tool"), "test");
+  EXPECT_EQ(read_model_metadata(dir / "m.safetensors").architecture.num_classes, 3);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 75, 75});
+  EXPECT_TRUE(torch::equal(model.network->forward(x), loaded.network->forward(x)));
+}
+
+TEST(ModelFile, TruncatedAndForeignFilesAreClearErrors) {
+  testing::TempDir dir;
+  Model model = create_model(small_metadata());
+  save_model(dir / "m.safetensors", model);
+  const auto size = fs::file_size(dir / "m.safetensors");
+
+  fs::copy_file(dir / "m.safetensors", dir / "cut.safetensors");
+  fs::resize_file(dir / "cut.safetensors", size - 1000);
+  EXPECT_NE(error_of([&] { load_model(dir / "cut.safetensors"); }).find("cut.safetensors: truncated"),
+            std::string::npos);
+  fs::resize_file(dir / "cut.safetensors", 100);
+  EXPECT_NE(error_of([&] { load_model(dir / "cut.safetensors"); }).find("cut.safetensors:"), std::string::npos);
+
+  std::ofstream(dir / "text.safetensors") << "hello, I am not a model at all, but I am long enough";
+  EXPECT_NE(error_of([&] { load_model(dir / "text.safetensors"); }).find("not a derm model file"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_model(dir / "none.safetensors"); }).find("none.safetensors: no such model file"),
+            std::string::npos);
+
+  // A valid safetensors file without derm metadata is foreign too.
+  write_safetensors(dir / "plain.safetensors", {{"x", torch::ones({2})}}, {});
+  EXPECT_NE(error_of([&] { load_model(dir / "plain.safetensors"); }).find("not a derm model file"),
+            std::string::npos);
+}
+
+TEST(StrictLoading, MissingUnknownAndMisshapenTensorsAreNamed) {
+  InceptionV3Options options;
+  options.num_classes = 3;
+  options.aux_logits = false;
+  InceptionV3 net(options);
+  const auto good = tensors_of(*net);
+
+  auto missing = good;
+  missing.erase("Mixed_6b.branch7x7_2.bn.running_var");
+  EXPECT_NE(error_of([&] { load_state_dict_strict(*net, missing, {}, "f.pth"); })
+                .find("f.pth: missing tensor 'Mixed_6b.branch7x7_2.bn.running_var'"),
+            std::string::npos);
+
+  auto unknown = good;
+  unknown.emplace("Mixed_9z.conv.weight", torch::zeros({1}));
+  EXPECT_NE(error_of([&] { load_state_dict_strict(*net, unknown, {}, "f.pth"); })
+                .find("unknown tensor 'Mixed_9z.conv.weight'"),
+            std::string::npos);
+
+  auto misshapen = good;
+  misshapen["fc.weight"] = torch::zeros({1000, 2048});
+  EXPECT_NE(error_of([&] { load_state_dict_strict(*net, misshapen, {}, "f.pth"); })
+                .find("tensor 'fc.weight' has shape [1000, 2048], the network expects [3, 2048]"),
+            std::string::npos);
+
+  EXPECT_EQ(error_of([&] { load_state_dict_strict(*net, good, {}, "f.pth"); }), "");
+}
+
+TEST(StrictLoading, TransferLearningSkipsTheImageNetHeadAndKeepsTheStem) {
+  torch::manual_seed(4);
+  InceptionV3 imagenet(InceptionV3Options{});  // 1000 classes, aux head, no stem
+  auto source = tensors_of(*imagenet);
+
+  InceptionV3Options options;
+  options.num_classes = 3;
+  options.input_size = 150;
+  options.backbone_size = 75;
+  InceptionV3 target(options);
+  const auto fc_before = target->fc->weight.clone();
+  const auto stem_before = target->stem->conv1->weight.clone();
+
+  EXPECT_NE(error_of([&] { load_state_dict_strict(*target, source, {}, "imagenet"); }), "");
+  StrictLoadOptions transfer;
+  transfer.skip_classifier = true;
+  transfer.optional_prefixes = {"stem."};
+  load_state_dict_strict(*target, source, transfer, "imagenet");
+  EXPECT_TRUE(torch::equal(target->Mixed_7c->branch_pool->conv->weight, source["Mixed_7c.branch_pool.conv.weight"]));
+  EXPECT_TRUE(torch::equal(target->AuxLogits->conv1->conv->weight, source["AuxLogits.conv1.conv.weight"]));
+  EXPECT_TRUE(torch::equal(target->fc->weight, fc_before));
+  EXPECT_TRUE(torch::equal(target->stem->conv1->weight, stem_before));
+}
+
+TEST(Safetensors, RoundTripOfTypesAndMetadata) {
+  testing::TempDir dir;
+  const auto f32 = torch::arange(6, torch::kFloat32).view({2, 3});
+  const auto i64 = torch::tensor({int64_t{7}});
+  const auto bf16 = torch::ones({4}, torch::kBFloat16);
+  write_safetensors(dir / "t.safetensors", {{"a", f32}, {"b", i64}, {"c", bf16}}, {{"k", "v"}});
+  const auto content = read_safetensors(dir / "t.safetensors");
+  EXPECT_TRUE(torch::equal(content.tensors.at("a"), f32));
+  EXPECT_TRUE(torch::equal(content.tensors.at("b"), i64));
+  EXPECT_TRUE(torch::equal(content.tensors.at("c"), bf16));
+  EXPECT_EQ(content.metadata.at("k"), "v");
+  EXPECT_EQ(fs::file_size(dir / "t.safetensors") % 8, (6 * 4 + 8 + 8) % 8);
+}
+
+}  // namespace
+}  // namespace derm
