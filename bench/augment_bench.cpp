@@ -214,6 +214,7 @@ int main(int argc, char** argv) {
     nlohmann::json memory = nlohmann::json::array();
     std::vector<long> peaks;
     for (const std::int64_t n : memory_samples) {
+      if (n <= 0) continue;
       std::fprintf(stderr, "augment_bench: memory run, %lld samples at %d px, %d threads...\n",
                    static_cast<long long>(n), memory_size, memory_threads);
       const PipelineResult r = run_child(tmp / "manifest.csv", tmp / "mem", n, memory_size, memory_threads);

@@ -131,8 +131,9 @@ class Augmenter {
   // changing one range does not change the others' values).
   Distortions draw(std::uint64_t sample_seed) const;
 
-  // output_size x output_size RGB. Mirroring, stretch, rotation and the resize
-  // to the output are one cv::warpAffine; then lighting, then cut-out.
+  // output_size x output_size RGB. Lighting (a per-pixel table, on the source),
+  // then mirroring, stretch, rotation and the resize to the output as one
+  // cv::warpAffine, then cut-out.
   // Deterministic for a seed; const and without shared state, so thread-safe.
   cv::Mat apply(const cv::Mat& rgb, std::uint64_t sample_seed) const;
   cv::Mat apply(const cv::Mat& rgb, const Distortions& distortions) const;

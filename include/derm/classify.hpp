@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "derm/classifier.hpp"
+#include "derm/manifest.hpp"
 #include "derm/predictions.hpp"
 
 namespace derm {
@@ -45,6 +46,12 @@ struct ClassifyResult {
 ClassifyResult classify_images(const ClassifyRequest& request);
 
 nlohmann::json to_json(const ClassifyResult& result, bool include_logits);
+
+// Every member's probabilities for manifest entries (ids = entry ids), images
+// decoded on `workers` threads. An unreadable image is a derm::Error: a
+// manifest from derm-prep holds only readable ones.
+Predictions predict_entries(Classifier& classifier, const std::vector<ManifestEntry>& entries, int batch_size,
+                            int tta_views, int workers, bool quiet);
 std::string to_text(const ClassifyResult& result, bool include_logits);
 
 }  // namespace derm

@@ -23,7 +23,8 @@ std::vector<fs::path> resolve_model_paths(const std::vector<fs::path>& models) {
     std::vector<fs::path> members;
     if (fs::exists(listing)) {
       try {
-        for (const auto& name : nlohmann::json::parse(read_file(listing)).at("members")) {
+        const auto ensemble = nlohmann::json::parse(read_file(listing));
+        for (const auto& name : ensemble.at("members")) {
           members.push_back(model / name.get<std::string>());
         }
       } catch (const nlohmann::json::exception& e) {

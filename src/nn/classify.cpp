@@ -6,6 +6,7 @@
 #include "derm/ensemble.hpp"
 #include "derm/error.hpp"
 #include "derm/image.hpp"
+#include "derm/parallel.hpp"
 #include "derm/progress.hpp"
 
 namespace derm {
@@ -85,6 +86,31 @@ ClassifyResult classify_images(const ClassifyRequest& request) {
   }
   progress.finish();
   return result;
+}
+
+Predictions predict_entries(Classifier& classifier, const std::vector<ManifestEntry>& entries, int batch_size,
+                            int tta_views, int workers, bool quiet) {
+  if (batch_size < 1) throw Error("--batch-size must be at least 1");
+  Predictions predictions;
+  predictions.classes = classifier.classes();
+  predictions.member_probabilities.assign(classifier.members().size(), {});
+  Progress progress("predicting", static_cast<std::int64_t>(entries.size()), quiet);
+  for (std::size_t start = 0; start < entries.size(); start += static_cast<std::size_t>(batch_size)) {
+    const std::size_t end = std::min(entries.size(), start + static_cast<std::size_t>(batch_size));
+    std::vector<cv::Mat> batch(end - start);
+    parallel_for(batch.size(), workers, [&](std::size_t k) { batch[k] = read_rgb_image(entries[start + k].path); });
+    const auto outputs = classifier.classify(batch, tta_views);
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+      predictions.ids.push_back(entries[start + k].id);
+      for (std::size_t m = 0; m < outputs[k].size(); ++m) {
+        const auto& p = outputs[k][m].probabilities;
+        predictions.member_probabilities[m].emplace_back(p.begin(), p.end());
+      }
+    }
+    progress.advance(static_cast<std::int64_t>(end - start));
+  }
+  progress.finish();
+  return predictions;
 }
 
 namespace {

@@ -91,6 +91,29 @@ TEST(Augmenter, NeutralParametersOnlyResize) {
   EXPECT_LE(max_abs_diff(out, resized), 12);
 }
 
+TEST(Augmenter, GeometryMatchesOneReflectedWarpAffine) {
+  // Rotation 45, compression 0.3 of a 5x enlargement: the output reaches far
+  // beyond the 40x40 source, which must be filled by reflection.
+  const cv::Mat source = testing::synthetic_lesion(40, 40, 10);
+  AugmentParams params = neutral_params(200);
+  params.rotation_deg = {45, 45};
+  params.scale_x = params.scale_y = {0.3, 0.3};
+  const cv::Mat out = Augmenter(params).apply(source, 1);
+  const double k = 5.0 * 0.3, c = std::cos(CV_PI / 4), s = std::sin(CV_PI / 4);
+  const cv::Matx22d linear(k * c, k * s, -k * s, k * c);
+  const cv::Vec2d shift = cv::Vec2d(99.5, 99.5) - linear * cv::Vec2d(19.5, 19.5);
+  const cv::Matx23d matrix(linear(0, 0), linear(0, 1), shift[0], linear(1, 0), linear(1, 1), shift[1]);
+  cv::Mat expected;
+  cv::warpAffine(source, expected, matrix, cv::Size(200, 200), cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
+  EXPECT_LE(max_abs_diff(out, expected), 2);
+
+  // Same for a plain rotation at the source's own size: equals rotate().
+  AugmentParams same_size = neutral_params(64);
+  same_size.rotation_deg = {30, 30};
+  const cv::Mat lesion = testing::synthetic_lesion(64, 64, 11);
+  EXPECT_LE(max_abs_diff(Augmenter(same_size).apply(lesion, 1), rotate(lesion, 30)), 2);
+}
+
 TEST(Augmenter, PreparedSourceGivesTheSameOutput) {
   const cv::Mat large = testing::synthetic_lesion(1000, 750, 5);
   const Augmenter augmenter(small_params(100));

@@ -1,0 +1,89 @@
+// derm-eval: accuracy, sensitivity, specificity, AUC-ROC with confidence
+// intervals and ROC plots, for a model, an ensemble or a predictions CSV.
+#include <cstdio>
+
+#include "derm/evaluate_models.hpp"
+#include "derm/logging.hpp"
+#include "tool_main.hpp"
+
+namespace {
+
+struct CommandLine {
+  derm::EvalRequest request;
+  std::string predictions;
+  std::string val_predictions;
+  std::string manifest;
+  std::string ground_truth;
+  std::string policy = "fixed";
+  bool json = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cl;
+  auto& r = cl.request;
+  CLI::App app{
+      "Evaluates a derm model or ensemble on a held-out manifest split, or scores an existing predictions CSV\n"
+      "(ISIC 2017 submission format image_id,melanoma,seborrheic_keratosis, or id,probability) against\n"
+      "ground truth. Per positive class one-vs-rest: AUC-ROC (exact, ties handled), accuracy, sensitivity,\n"
+      "specificity with bootstrap 95% CIs, for the majority vote, the mean probability and each member.\n"
+      "Writes report.json, predictions.csv and roc_<class>.png into --out.",
+      "derm-eval"};
+  app.set_version_flag("--version", "derm-eval 0.1.0");
+  app.add_option("-m,--model", r.classifier.models, "Model file or ensemble folder (repeatable)")->group("Input");
+  app.add_option("--predictions", cl.predictions, "Score this predictions CSV instead of running a model")
+      ->group("Input");
+  app.add_option("--manifest", cl.manifest, "Manifest with the images and labels")->group("Input");
+  app.add_option("--split", r.split, "Split to evaluate")->capture_default_str()->group("Input");
+  app.add_option("--ground-truth", cl.ground_truth, "ISIC 2017 Part 3 ground-truth CSV (with --predictions)")
+      ->group("Input");
+  app.add_option("-o,--out", r.out_dir, "Folder for report.json, predictions.csv, roc_<class>.png")->required()
+      ->group("Output");
+  app.add_flag("--json", cl.json, "Print the report as JSON on stdout")->group("Output");
+
+  app.add_option("--threshold", r.thresholds.fixed_threshold, "Fixed decision threshold")->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0))->group("Decision");
+  app.add_option("--threshold-policy", cl.policy,
+                 "fixed, youden, or target_sensitivity (the last two chosen on --val-split, then applied)")
+      ->capture_default_str()->group("Decision");
+  app.add_option("--target-sensitivity", r.thresholds.target_sensitivity, "For target_sensitivity")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0))->group("Decision");
+  app.add_option("--val-split", r.val_split, "Split the thresholds are chosen on")->capture_default_str()
+      ->group("Decision");
+  app.add_option("--val-predictions", cl.val_predictions, "Validation predictions CSV (with --predictions)")
+      ->group("Decision");
+  app.add_option("--positive", r.evaluation.positive_classes,
+                 "Positive classes (default: all but the last, e.g. melanoma seborrheic_keratosis)")
+      ->delimiter(',')->group("Decision");
+  app.add_option("--bootstrap", r.evaluation.bootstrap.resamples, "Bootstrap resamples for the CIs (0 = none)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber)->group("Decision");
+  app.add_option("--seed", r.evaluation.bootstrap.seed, "Bootstrap seed")->capture_default_str()->group("Decision");
+
+  app.add_option("--tta", r.tta_views, "Test-time augmentation views: 1, 2, 4 or 8")->capture_default_str()
+      ->check(CLI::IsMember({1, 2, 4, 8}))->group("Run");
+  app.add_option("--device", r.classifier.device, "cpu, cuda, cuda:N or auto")->capture_default_str()->group("Run");
+  app.add_option("--threads", r.classifier.threads, "CPU threads for the network (0 = all cores)")->group("Run");
+  app.add_option("-j,--workers", r.workers, "Image decoding threads")->capture_default_str()
+      ->check(CLI::PositiveNumber)->group("Run");
+  app.add_option("-b,--batch-size", r.batch_size, "Images per forward pass")->capture_default_str()
+      ->check(CLI::PositiveNumber)->group("Run");
+  app.add_flag("-q,--quiet", r.quiet, "No progress or logs on stderr")->group("Run");
+
+  return derm::cli::run_tool(app, argc, argv, [&] {
+    derm::configure_logging(r.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
+    if (!cl.predictions.empty()) r.predictions_csv = cl.predictions;
+    if (!cl.val_predictions.empty()) r.val_predictions_csv = cl.val_predictions;
+    if (!cl.manifest.empty()) r.manifest = cl.manifest;
+    if (!cl.ground_truth.empty()) r.isic2017_ground_truth = cl.ground_truth;
+    r.thresholds.policy = derm::parse_threshold_policy(cl.policy);
+    const auto report = derm::run_evaluation(r);
+    if (cl.json) {
+      std::puts(report.dump(2).c_str());
+    } else {
+      std::fputs(derm::summarize_report(report).c_str(), stdout);
+      std::printf("written to %s\n", r.out_dir.string().c_str());
+    }
+    return derm::cli::kExitOk;
+  });
+}

@@ -1,0 +1,149 @@
+// derm-train: fine-tune (or train from scratch) a majority-vote ensemble of
+// Inception v3 networks on a derm-prep manifest.
+#include <cstdio>
+
+#include "derm/logging.hpp"
+#include "derm/train.hpp"
+#include "tool_main.hpp"
+
+namespace {
+
+struct CommandLine {
+  derm::TrainOptions train;
+  std::string init;
+  std::string resize_policy = "squash";
+  std::string optimizer = "sgd";
+  std::string balance = "sampler";
+  std::string select_by = "auc";
+  bool no_augment = false;
+  bool no_resume = false;
+  bool no_aux = false;
+  bool fp32 = false;
+  bool json = false;
+};
+
+void add_range(CLI::App& app, const std::string& name, derm::Range& range, const std::string& help) {
+  app.add_option(name, [&range, name](const CLI::results_t& values) {
+       if (values.size() != 2) throw CLI::ValidationError(name, "expects MIN MAX");
+       range.min = std::stod(values[0]);
+       range.max = std::stod(values[1]);
+       return true;
+     }, help)
+      ->expected(2)
+      ->type_name("MIN MAX")
+      ->default_str(std::to_string(range.min) + " " + std::to_string(range.max))
+      ->group("Augmentation");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cl;
+  auto& o = cl.train;
+  CLI::App app{
+      "Trains an ensemble of Inception v3 networks (default 5, voting by majority) on a derm-prep manifest:\n"
+      "transfer learning from a derm model file (--init, e.g. converted ImageNet weights) or from scratch,\n"
+      "with on-the-fly augmentation, validation each epoch, the best epoch kept, and exact resumption\n"
+      "after a kill. Writes an ensemble folder that derm-classify and derm-eval read.",
+      "derm-train"};
+  app.set_version_flag("--version", "derm-train 0.1.0");
+  app.add_option("--manifest", o.manifest, "Manifest CSV from derm-prep")->required()->group("Data");
+  app.add_option("--train-split", o.train_split, "Split to train on")->capture_default_str()->group("Data");
+  app.add_option("--val-split", o.val_split, "Split for model selection and early stopping (\"\" = none)")
+      ->capture_default_str()->group("Data");
+  app.add_option("-o,--out", o.out_dir, "Ensemble folder to write")->required()->group("Data");
+
+  app.add_option("--init", cl.init, "Derm model file to fine-tune (its head is replaced); default: from scratch")
+      ->group("Network");
+  app.add_option("--input-size", o.input_size, "Input side in pixels (700 = the paper's; != backbone adds the stem)")
+      ->capture_default_str()->group("Network");
+  app.add_option("--backbone-size", o.backbone_size, "Side the learned-resizer stem resizes to")
+      ->capture_default_str()->group("Network");
+  app.add_option("--resize-policy", cl.resize_policy, "squash, center_crop or pad")
+      ->capture_default_str()->group("Network");
+  app.add_flag("--no-aux", cl.no_aux, "No auxiliary classifier (it is used only when the backbone is >= 299)")
+      ->group("Network");
+  app.add_option("--dropout", o.dropout, "Dropout before the classifier")->capture_default_str()->group("Network");
+
+  app.add_option("--ensemble", o.ensemble, "Members (same architecture, different seeds and data orders)")
+      ->capture_default_str()->group("Training");
+  app.add_option("--seed", o.seed, "Run seed; member k uses a seed derived from it")->capture_default_str()
+      ->group("Training");
+  app.add_option("--epochs", o.epochs, "Epochs per member")->capture_default_str()->group("Training");
+  app.add_option("--head-epochs", o.head_epochs,
+                 "First epochs training only the classifier heads (-1: 1 with --init, else 0)")
+      ->capture_default_str()->group("Training");
+  app.add_option("--steps-per-epoch", o.steps_per_epoch, "Steps per epoch (0 = one pass over the split)")
+      ->capture_default_str()->group("Training");
+  app.add_option("-b,--batch-size", o.batch_size, "Images per step")->capture_default_str()->group("Training");
+  app.add_option("--optimizer", cl.optimizer, "sgd (Nesterov momentum) or adamw")->capture_default_str()
+      ->group("Training");
+  app.add_option("--lr", o.lr, "Peak learning rate (warm-up, then cosine decay)")->capture_default_str()
+      ->group("Training");
+  app.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str()->group("Training");
+  app.add_option("--weight-decay", o.weight_decay, "Weight decay")->capture_default_str()->group("Training");
+  app.add_option("--warmup-epochs", o.warmup_epochs, "Linear warm-up length")->capture_default_str()
+      ->group("Training");
+  app.add_option("--label-smoothing", o.label_smoothing, "Label smoothing")->capture_default_str()
+      ->group("Training");
+  app.add_option("--aux-weight", o.aux_loss_weight, "Weight of the auxiliary classifier's loss")
+      ->capture_default_str()->group("Training");
+  app.add_option("--balance", cl.balance, "Class balance: none, sampler (balanced draws) or loss (weights)")
+      ->capture_default_str()->group("Training");
+  app.add_option("--select-by", cl.select_by, "Best epoch by validation auc (mean over positive classes) or loss")
+      ->capture_default_str()->group("Training");
+  app.add_option("--patience", o.patience, "Stop after this many epochs without improvement (0 = never)")
+      ->capture_default_str()->group("Training");
+
+  app.add_flag("--no-augment", cl.no_augment, "Train on the images as they are")->group("Augmentation");
+  auto& a = o.augment_params;
+  add_range(app, "--rotation", a.rotation_deg, "Rotation range, degrees");
+  app.add_option("--hflip", a.hflip_probability, "Probability of a left-right mirror")->capture_default_str()
+      ->group("Augmentation");
+  app.add_option("--vflip", a.vflip_probability, "Probability of an up-down mirror")->capture_default_str()
+      ->group("Augmentation");
+  add_range(app, "--scale-x", a.scale_x, "Horizontal stretch range");
+  add_range(app, "--scale-y", a.scale_y, "Vertical stretch range");
+  app.add_option("--cutout", a.cutout_probability, "Probability of cut-out")->capture_default_str()
+      ->group("Augmentation");
+  add_range(app, "--brightness", a.brightness, "Brightness offset range (full scale = 1)");
+  add_range(app, "--contrast", a.contrast, "Contrast factor range");
+  add_range(app, "--gamma", a.gamma, "Gamma range");
+  add_range(app, "--channel-gain", a.channel_gain, "Per-channel gain range (colour balance)");
+
+  app.add_option("--checkpoint-every", o.checkpoint_every, "Steps between resumable checkpoints (0 = per epoch)")
+      ->capture_default_str()->group("Run");
+  app.add_flag("--no-resume", cl.no_resume, "Ignore checkpoints in --out and start over")->group("Run");
+  app.add_option("--stop-after-steps", o.stop_after_steps, "Testing aid: stop (exit 4) after this many steps")
+      ->group("Run");
+  app.add_option("--device", o.device, "cpu, cuda, cuda:N or auto")->capture_default_str()->group("Run");
+  app.add_flag("--fp32", cl.fp32, "CUDA: no bf16 autocast")->group("Run");
+  app.add_option("--threads", o.threads, "CPU threads for the network (0 = all cores)")->group("Run");
+  app.add_option("-j,--workers", o.workers, "Image decoding/augmentation threads")->capture_default_str()
+      ->group("Run");
+  app.add_option("--cache-mb", o.cache_mb, "Memory for decoded images (the split is decoded once if it fits)")
+      ->capture_default_str()->group("Run");
+  app.add_flag("--json", cl.json, "Print the final summary as JSON on stdout")->group("Run");
+  app.add_flag("-q,--quiet", o.quiet, "No progress or logs on stderr")->group("Run");
+
+  return derm::cli::run_tool(app, argc, argv, [&] {
+    derm::configure_logging(o.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
+    if (!cl.init.empty()) o.init = cl.init;
+    o.resize_policy = derm::parse_resize_policy(cl.resize_policy);
+    o.optimizer = derm::parse_optimizer(cl.optimizer);
+    o.balance = derm::parse_class_balance(cl.balance);
+    o.select_by = derm::parse_selection_metric(cl.select_by);
+    o.augment = !cl.no_augment;
+    o.resume = !cl.no_resume;
+    o.aux_logits = !cl.no_aux;
+    o.bf16 = !cl.fp32;
+    try {
+      const auto summary = derm::train_ensemble(o);
+      if (cl.json) std::puts(summary.dump(2).c_str());
+      return derm::cli::kExitOk;
+    } catch (const derm::TrainingInterrupted& e) {
+      std::fprintf(stderr, "derm-train: %s; run again to resume\n", e.what());
+      return 4;
+    }
+  });
+}

@@ -1,0 +1,82 @@
+#pragma once
+// derm-train as a library call: fine-tune (or train from scratch) an ensemble of
+// Inception v3 networks on a derm-prep manifest. No LibTorch in this header.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "derm/augment.hpp"
+#include "derm/image.hpp"
+
+namespace derm {
+
+enum class OptimizerKind { sgd, adamw };
+enum class ClassBalance { none, sampler, loss };  // sampler: class-balanced draws; loss: inverse-frequency weights
+enum class SelectionMetric { auc, loss };         // auc: mean one-vs-rest AUC of the positive classes
+
+OptimizerKind parse_optimizer(const std::string& name);
+ClassBalance parse_class_balance(const std::string& name);
+SelectionMetric parse_selection_metric(const std::string& name);
+
+struct TrainOptions {
+  std::filesystem::path manifest;
+  std::string train_split = "train";
+  std::string val_split = "val";  // model selection and early stopping
+  std::filesystem::path out_dir;  // the ensemble folder
+
+  // Start: a derm model file to fine-tune (its classifier head is replaced for
+  // the manifest's classes), or none to train from scratch.
+  std::optional<std::filesystem::path> init;
+  int input_size = 299;     // != backbone_size adds the learned-resizer stem
+  int backbone_size = 299;
+  ResizePolicy resize_policy = ResizePolicy::squash;
+  bool aux_logits = true;   // only when backbone_size >= 299
+  double dropout = 0.5;
+
+  int ensemble = 5;
+  std::uint64_t seed = 1;
+  int epochs = 30;
+  int head_epochs = -1;     // epochs training only the heads first; -1: 1 with --init, else 0
+  int batch_size = 32;
+  OptimizerKind optimizer = OptimizerKind::sgd;
+  double lr = 0.01;         // peak learning rate (SGD); AdamW suits ~1e-3
+  double momentum = 0.9;
+  double weight_decay = 1e-4;
+  double warmup_epochs = 1.0;
+  double label_smoothing = 0.1;
+  double aux_loss_weight = 0.4;
+  ClassBalance balance = ClassBalance::sampler;
+  int steps_per_epoch = 0;  // 0: one pass over the training split
+
+  bool augment = true;
+  AugmentParams augment_params;  // output_size is set to input_size
+
+  SelectionMetric select_by = SelectionMetric::auc;
+  int patience = 0;          // epochs without improvement before stopping; 0 = never
+  int checkpoint_every = 0;  // steps between resumable checkpoints; 0 = each epoch only
+  bool resume = true;        // continue from the out_dir's checkpoints when present
+  std::int64_t stop_after_steps = 0;  // testing aid: exit (as if killed) after this many steps
+
+  std::string device = "auto";
+  int threads = 0;   // network threads on the CPU; 0 = library default
+  int workers = 2;   // image decoding/augmentation threads
+  std::int64_t cache_mb = 4096;  // decoded training images kept in memory
+  bool quiet = false;
+  bool bf16 = true;           // CUDA only: bf16 autocast
+  bool channels_last = true;  // CUDA only
+};
+
+// Validates the options (derm::Error naming the option), trains every member,
+// writes <out_dir>/member-K.safetensors, ensemble.json, train-log.jsonl and
+// summary.json, and returns the summary.
+nlohmann::json train_ensemble(const TrainOptions& options);
+
+// Thrown (and caught by the front end) when stop_after_steps ends a run.
+struct TrainingInterrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace derm

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what derm needs to build, test and run on Debian 12 (as root or with sudo).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake ninja-build pkg-config ca-certificates \
+  libtorch-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev \
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev \
+  python3 python3-torch python3-torchvision python3-numpy python3-pil >/dev/null

@@ -1,0 +1,32 @@
+#pragma once
+// Resumable training state of one ensemble member: network, optimiser and the
+// loop's position, in one file written atomically.
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace derm {
+
+struct TrainingState {
+  int epoch = 0;             // epochs completed
+  int step_in_epoch = 0;     // steps of the current epoch completed
+  std::int64_t global_step = 0;
+  double best_metric = std::numeric_limits<double>::quiet_NaN();  // higher is better
+  int best_epoch = -1;
+  int stale_epochs = 0;      // epochs since the best one
+  bool stopped_early = false;
+  nlohmann::json history = nlohmann::json::array();  // one record per epoch
+};
+
+// `identity` records what must not change between a run and its resumption
+// (options, manifest, seed); a mismatch on load is a derm::Error.
+void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& network, torch::optim::Optimizer& optimizer,
+                     const TrainingState& state, const nlohmann::json& identity);
+// False when there is no checkpoint; otherwise restores everything.
+bool load_checkpoint(const std::filesystem::path& path, torch::nn::Module& network, torch::optim::Optimizer& optimizer,
+                     TrainingState* state, const nlohmann::json& identity, const torch::Device& device);
+
+}  // namespace derm

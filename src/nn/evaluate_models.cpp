@@ -1,0 +1,117 @@
+#include "derm/evaluate_models.hpp"
+
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "derm/classify.hpp"
+#include "derm/error.hpp"
+#include "derm/evaluation_outputs.hpp"
+#include "derm/predictions_csv.hpp"
+
+namespace derm {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+GroundTruth ground_truth_for(const EvalRequest& r, const Manifest* manifest, const std::string& split) {
+  if (manifest) return ground_truth_from_manifest(*manifest, split);
+  return read_isic2017_ground_truth(*r.isic2017_ground_truth);
+}
+
+void check_request(const EvalRequest& r) {
+  const bool models = !r.classifier.models.empty();
+  if (models == r.predictions_csv.has_value()) {
+    throw Error("give either --model (to run networks) or --predictions (to score a CSV), not both or neither");
+  }
+  if (r.manifest.has_value() == r.isic2017_ground_truth.has_value()) {
+    throw Error("give the ground truth as either --manifest (with --split) or --ground-truth");
+  }
+  if (models && !r.manifest) throw Error("--model needs --manifest: the images to classify come from it");
+  if (r.out_dir.empty()) throw Error("--out is required");
+  if (r.thresholds.policy != ThresholdPolicy::fixed) {
+    if (models && r.val_split == r.split) {
+      throw Error("--val-split '" + r.val_split + "' is the evaluated split: thresholds must come from other data");
+    }
+    if (!models && !r.val_predictions_csv) {
+      throw Error("--threshold-policy " + threshold_policy_name(r.thresholds.policy) +
+                  " on a predictions CSV needs --val-predictions and a manifest with the validation split");
+    }
+    if (!models && !r.manifest) throw Error("--val-predictions needs --manifest for the validation labels");
+  }
+}
+
+}  // namespace
+
+json run_evaluation(const EvalRequest& r) {
+  check_request(r);
+  std::optional<Manifest> manifest;
+  if (r.manifest) manifest = read_manifest(*r.manifest);
+  const Manifest* m = manifest ? &*manifest : nullptr;
+  const GroundTruth truth = ground_truth_for(r, m, r.split);
+
+  EvaluationOptions options = r.evaluation;
+  Predictions predictions;
+  if (r.predictions_csv) {
+    predictions = read_predictions_csv(*r.predictions_csv, truth.classes);
+    if (r.thresholds.policy != ThresholdPolicy::fixed) {
+      const GroundTruth val_truth = ground_truth_from_manifest(*manifest, r.val_split);
+      const Predictions val = read_predictions_csv(*r.val_predictions_csv, val_truth.classes);
+      options.thresholds =
+          choose_thresholds(val, match_labels(val, val_truth), r.thresholds, options.positive_classes);
+    }
+  } else {
+    Classifier classifier(r.classifier);
+    if (classifier.classes() != truth.classes) {
+      throw Error("the model's classes differ from the manifest's (" + r.manifest->string() + ")");
+    }
+    if (r.thresholds.policy != ThresholdPolicy::fixed) {
+      spdlog::info("choosing thresholds ({}) on split '{}'", threshold_policy_name(r.thresholds.policy), r.val_split);
+      const auto val_entries = manifest->split(r.val_split);
+      const Predictions val = predict_entries(classifier, val_entries, r.batch_size, r.tta_views, r.workers, r.quiet);
+      options.thresholds = choose_thresholds(val, match_labels(val, ground_truth_from_manifest(*manifest, r.val_split)),
+                                             r.thresholds, options.positive_classes);
+    }
+    predictions = predict_entries(classifier, manifest->split(r.split), r.batch_size, r.tta_views, r.workers, r.quiet);
+  }
+  if (r.thresholds.policy == ThresholdPolicy::fixed) options.fixed_threshold = r.thresholds.fixed_threshold;
+  json report = write_evaluation_outputs(r.out_dir, predictions, match_labels(predictions, truth), options);
+  json source = r.predictions_csv ? json{{"predictions_csv", r.predictions_csv->string()}}
+                                  : json{{"models", json(r.classifier.models.size())}, {"tta_views", r.tta_views}};
+  source["split"] = r.split;
+  if (r.manifest) source["manifest"] = r.manifest->string();
+  if (r.isic2017_ground_truth) source["ground_truth"] = r.isic2017_ground_truth->string();
+  report["source"] = source;
+  return report;
+}
+
+std::string summarize_report(const json& report) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(3);
+  out << report.at("images").get<int>() << " images, " << report.at("members").get<int>() << " member(s)\n";
+  const auto ci = [](const json& interval) {
+    if (!interval.is_array()) return std::string();
+    char text[40];
+    std::snprintf(text, sizeof text, " [%.3f, %.3f]", interval[0].get<double>(), interval[1].get<double>());
+    return std::string(text);
+  };
+  const auto number = [](const json& value) {
+    if (!value.is_number()) return std::string("n/a");
+    char text[16];
+    std::snprintf(text, sizeof text, "%.3f", value.get<double>());
+    return std::string(text);
+  };
+  for (const auto& [rule, d] : report.at("decisions").items()) {
+    out << rule << ": accuracy " << number(d.at("accuracy")) << ", mean AUC " << number(d.at("mean_auc")) << "\n";
+    for (const auto& [name, c] : d.at("one_vs_rest").items()) {
+      out << "  " << name << " vs rest: AUC " << number(c.at("auc")) << ci(c.value("auc_ci", json())) << "  accuracy "
+          << number(c.at("accuracy")) << "  sensitivity " << number(c.at("sensitivity")) << "  specificity "
+          << number(c.at("specificity")) << "  (threshold " << number(c.at("threshold")) << ")\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace derm

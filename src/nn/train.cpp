@@ -1,0 +1,542 @@
+#include "derm/train.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include <ATen/autocast_mode.h>
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
+
+#include "checkpoint.hpp"
+#include "derm/atomic_file.hpp"
+#include "derm/classifier.hpp"
+#include "derm/ensemble.hpp"
+#include "derm/error.hpp"
+#include "derm/manifest.hpp"
+#include "derm/metrics.hpp"
+#include "derm/model_io.hpp"
+#include "derm/progress.hpp"
+#include "derm/tensor_image.hpp"
+#include "training_set.hpp"
+
+namespace derm {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::sgd;
+  if (name == "adamw") return OptimizerKind::adamw;
+  throw Error("--optimizer '" + name + "': expected sgd or adamw");
+}
+
+ClassBalance parse_class_balance(const std::string& name) {
+  if (name == "none") return ClassBalance::none;
+  if (name == "sampler") return ClassBalance::sampler;
+  if (name == "loss") return ClassBalance::loss;
+  throw Error("--balance '" + name + "': expected none, sampler or loss");
+}
+
+SelectionMetric parse_selection_metric(const std::string& name) {
+  if (name == "auc") return SelectionMetric::auc;
+  if (name == "loss") return SelectionMetric::loss;
+  throw Error("--select-by '" + name + "': expected auc or loss");
+}
+
+namespace {
+
+const char* name_of(OptimizerKind k) { return k == OptimizerKind::sgd ? "sgd" : "adamw"; }
+const char* name_of(ClassBalance b) {
+  return b == ClassBalance::none ? "none" : b == ClassBalance::sampler ? "sampler" : "loss";
+}
+const char* name_of(SelectionMetric m) { return m == SelectionMetric::auc ? "auc" : "loss"; }
+
+void validate(const TrainOptions& o) {
+  const auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw Error(message);
+  };
+  require(!o.manifest.empty(), "--manifest is required");
+  require(!o.out_dir.empty(), "--out is required");
+  require(o.ensemble >= 1 && o.ensemble <= 100, "--ensemble must be between 1 and 100");
+  require(o.epochs >= 1, "--epochs must be at least 1");
+  require(o.head_epochs < o.epochs, "--head-epochs must be fewer than --epochs");
+  require(o.batch_size >= 2, "--batch-size must be at least 2 (BatchNorm needs two images)");
+  require(o.lr > 0 && std::isfinite(o.lr), "--lr must be positive");
+  require(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1)");
+  require(o.weight_decay >= 0, "--weight-decay must be non-negative");
+  require(o.warmup_epochs >= 0, "--warmup-epochs must be non-negative");
+  require(o.label_smoothing >= 0 && o.label_smoothing < 1, "--label-smoothing must be in [0, 1)");
+  require(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1)");
+  require(o.backbone_size >= 75, "--backbone-size must be at least 75 (Inception v3's minimum)");
+  require(o.input_size >= 32, "--input-size must be at least 32");
+  require(o.steps_per_epoch >= 0, "--steps-per-epoch must be non-negative");
+  require(o.patience >= 0, "--patience must be non-negative");
+  require(o.checkpoint_every >= 0, "--checkpoint-every must be non-negative");
+  require(o.workers >= 1, "--workers must be at least 1");
+  require(o.threads >= 0, "--threads must be non-negative");
+  require(o.cache_mb >= 0, "--cache-mb must be non-negative");
+  if (o.init) require(fs::is_regular_file(*o.init), o.init->string() + ": no such model file (--init)");
+}
+
+// Everything that determines the trajectory of training: a checkpoint made
+// under other values cannot be resumed.
+json run_identity(const TrainOptions& o, const std::string& manifest_digest, int member) {
+  return {{"manifest", manifest_digest},
+          {"train_split", o.train_split},
+          {"val_split", o.val_split},
+          {"init", o.init ? o.init->string() : ""},
+          {"input_size", o.input_size},
+          {"backbone_size", o.backbone_size},
+          {"resize_policy", to_string(o.resize_policy)},
+          {"aux_logits", o.aux_logits},
+          {"dropout", o.dropout},
+          {"seed", o.seed},
+          {"member", member},
+          {"epochs", o.epochs},
+          {"head_epochs", o.head_epochs},
+          {"batch_size", o.batch_size},
+          {"optimizer", name_of(o.optimizer)},
+          {"lr", o.lr},
+          {"momentum", o.momentum},
+          {"weight_decay", o.weight_decay},
+          {"warmup_epochs", o.warmup_epochs},
+          {"label_smoothing", o.label_smoothing},
+          {"aux_loss_weight", o.aux_loss_weight},
+          {"balance", name_of(o.balance)},
+          {"steps_per_epoch", o.steps_per_epoch},
+          {"augment", o.augment ? to_json(o.augment_params) : json(nullptr)},
+          {"select_by", name_of(o.select_by)},
+          {"patience", o.patience}};
+}
+
+std::string manifest_digest(const Manifest& manifest) {
+  // Order-sensitive FNV-1a over the rows that matter for training.
+  std::uint64_t h = 1469598103934665603ull;
+  const auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xFF) * 1099511628211ull;
+  };
+  for (const auto& e : manifest.entries) {
+    mix(e.id);
+    mix(e.label);
+    mix(e.split);
+    mix(e.content_hash);
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+ModelMetadata member_metadata(const TrainOptions& o, const std::vector<std::string>& classes,
+                              const std::optional<ModelMetadata>& init) {
+  ModelMetadata m;
+  m.architecture.num_classes = static_cast<int>(classes.size());
+  m.architecture.aux_logits = o.aux_logits && o.backbone_size >= 299;
+  m.architecture.transform_input = init ? init->architecture.transform_input : false;
+  m.architecture.dropout = o.dropout;
+  m.architecture.input_size = o.input_size;
+  m.architecture.backbone_size = o.backbone_size;
+  m.classes = classes;
+  m.preprocessing.input_size = o.input_size;
+  m.preprocessing.resize_policy = o.resize_policy;
+  if (init) {
+    m.preprocessing.mean = init->preprocessing.mean;
+    m.preprocessing.std = init->preprocessing.std;
+  }
+  return m;
+}
+
+Model initial_model(const TrainOptions& o, const ModelMetadata& metadata) {
+  Model model = create_model(metadata);
+  if (o.init) {
+    const SafetensorsContent content = read_safetensors(*o.init);
+    StrictLoadOptions transfer;
+    transfer.skip_classifier = true;
+    transfer.optional_prefixes = {"stem."};
+    if (!metadata.architecture.aux_logits) {
+      // The source's auxiliary classifier has no counterpart here.
+      std::map<std::string, torch::Tensor> tensors;
+      for (const auto& [name, t] : content.tensors) {
+        if (name.rfind("AuxLogits.", 0) != 0) tensors.emplace(name, t);
+      }
+      load_state_dict_strict(*model.network, tensors, transfer, o.init->string());
+    } else {
+      transfer.optional_prefixes.push_back("AuxLogits.");
+      load_state_dict_strict(*model.network, content.tensors, transfer, o.init->string());
+    }
+  }
+  return model;
+}
+
+std::vector<torch::Tensor> trainable_parameters(InceptionV3& net, bool heads_only) {
+  std::vector<torch::Tensor> chosen;
+  const auto heads = net->head_parameters();
+  for (auto& p : net->parameters()) {
+    const bool is_head = std::any_of(heads.begin(), heads.end(), [&](const torch::Tensor& h) { return h.is_same(p); });
+    p.set_requires_grad(!heads_only || is_head);
+    if (!heads_only || is_head) chosen.push_back(p);
+  }
+  return chosen;
+}
+
+// Head-only stage: the backbone's BatchNorm statistics stay as loaded.
+void set_training_mode(InceptionV3& net, bool heads_only) {
+  net->train();
+  if (!heads_only) return;
+  for (auto& module : net->modules(/*include_self=*/false)) {
+    if (module->as<torch::nn::BatchNorm2d>()) module->eval();
+  }
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o, InceptionV3& net) {
+  auto params = net->parameters();
+  if (o.optimizer == OptimizerKind::sgd) {
+    return std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.momentum > 0).weight_decay(o.weight_decay));
+  }
+  return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+// Linear warm-up, then cosine decay to zero at the last step.
+double learning_rate(double peak, std::int64_t step, std::int64_t warmup_steps, std::int64_t total_steps) {
+  if (step < warmup_steps) return peak * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+  const double progress = static_cast<double>(step - warmup_steps) / std::max<std::int64_t>(1, total_steps - warmup_steps);
+  return 0.5 * peak * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
+}
+
+class Autocast {
+ public:
+  Autocast(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR >= 2
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+  }
+  ~Autocast() {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR >= 2
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool enabled_;
+};
+
+struct Validation {
+  double loss = 0;
+  double accuracy = 0;
+  std::map<std::string, double> auc;  // positive classes with both labels present
+  double mean_auc = std::numeric_limits<double>::quiet_NaN();
+};
+
+Validation validate_member(InceptionV3& net, const TrainingSet& val, const ModelMetadata& metadata,
+                           const torch::Device& device, int batch_size, bool autocast) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  Predictions predictions;
+  predictions.classes = metadata.classes;
+  predictions.member_probabilities.assign(1, {});
+  double loss_sum = 0;
+  for (std::size_t start = 0; start < val.size(); start += static_cast<std::size_t>(batch_size)) {
+    std::vector<std::size_t> indices;
+    for (std::size_t i = start; i < std::min(val.size(), start + batch_size); ++i) indices.push_back(i);
+    const auto x = normalize_batch(val.batch(indices, {}).to(device), metadata.preprocessing);
+    torch::Tensor logits;
+    {
+      Autocast cast(autocast);
+      logits = net->forward(x).to(torch::kFloat32);
+    }
+    std::vector<int64_t> y;
+    for (auto i : indices) y.push_back(val.labels()[i]);
+    const auto target = torch::tensor(y, torch::kInt64).to(device);
+    loss_sum += torch::nn::functional::cross_entropy(logits, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    const auto p = torch::softmax(logits, 1).cpu().contiguous();
+    for (int64_t i = 0; i < p.size(0); ++i) {
+      const float* row = p[i].data_ptr<float>();
+      predictions.member_probabilities[0].emplace_back(row, row + p.size(1));
+      predictions.ids.push_back(std::to_string(indices[static_cast<std::size_t>(i)]));
+    }
+  }
+  Validation v;
+  v.loss = loss_sum / static_cast<double>(val.size());
+  v.accuracy = multiclass_accuracy(val.labels(), predicted_classes(predictions, DecisionRule::mean_probability));
+  double sum = 0;
+  int count = 0;
+  const auto positives = default_positive_classes(metadata.classes);
+  for (const auto& name : positives) {
+    const int c = static_cast<int>(std::find(metadata.classes.begin(), metadata.classes.end(), name) - metadata.classes.begin());
+    std::vector<bool> is_positive;
+    for (int label : val.labels()) is_positive.push_back(label == c);
+    if (std::count(is_positive.begin(), is_positive.end(), true) == 0 ||
+        std::count(is_positive.begin(), is_positive.end(), false) == 0) {
+      continue;
+    }
+    const double auc = auc_roc(one_vs_rest_scores(predictions, DecisionRule::mean_probability, c), is_positive);
+    v.auc[name] = auc;
+    sum += auc;
+    ++count;
+  }
+  if (count == static_cast<int>(positives.size()) && count > 0) v.mean_auc = sum / count;
+  return v;
+}
+
+fs::path member_file(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".safetensors"); }
+fs::path member_record(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".json"); }
+fs::path member_checkpoint(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".checkpoint"); }
+
+struct RunContext {
+  const TrainOptions& options;
+  const Manifest& manifest;
+  std::string digest;
+  torch::Device device;
+  const TrainingSet& train;
+  const TrainingSet* val;
+  std::optional<ModelMetadata> init_metadata;
+  std::int64_t steps_this_process = 0;
+};
+
+json train_member(RunContext& run, int member) {
+  const TrainOptions& o = run.options;
+  const json identity = run_identity(o, run.digest, member);
+  const std::uint64_t member_seed = derive_seed(o.seed, static_cast<std::uint64_t>(member), 0);
+  torch::manual_seed(member_seed);
+
+  ModelMetadata metadata = member_metadata(o, run.manifest.classes, run.init_metadata);
+  Model model = initial_model(o, metadata);
+  InceptionV3& net = model.network;
+  net->to(run.device);
+  const bool cuda = run.device.is_cuda();
+  if (cuda && o.channels_last) {
+    for (auto& p : net->parameters()) {
+      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+  auto optimizer = make_optimizer(o, net);
+
+  const int head_epochs = o.head_epochs >= 0 ? o.head_epochs : (o.init ? 1 : 0);
+  const std::int64_t samples_per_epoch =
+      o.steps_per_epoch > 0 ? std::int64_t{o.steps_per_epoch} * o.batch_size
+                            : std::max<std::int64_t>(o.batch_size, static_cast<std::int64_t>(run.train.size()));
+  const std::int64_t steps_per_epoch = samples_per_epoch / o.batch_size;
+  const std::int64_t total_steps = steps_per_epoch * o.epochs;
+  const auto warmup_steps = static_cast<std::int64_t>(std::llround(o.warmup_epochs * steps_per_epoch));
+
+  TrainingState state;
+  const fs::path checkpoint = member_checkpoint(o.out_dir, member);
+  if (o.resume && load_checkpoint(checkpoint, *net, *optimizer, &state, identity, run.device)) {
+    spdlog::info("member {}: resuming at epoch {}, step {}", member, state.epoch + 1, state.step_in_epoch);
+  }
+
+  // Class weights: inverse frequency, mean 1 over the training images.
+  torch::Tensor class_weights;
+  if (o.balance == ClassBalance::loss) {
+    std::vector<double> counts(metadata.classes.size(), 0.0);
+    for (int label : run.train.labels()) counts[static_cast<std::size_t>(label)] += 1;
+    std::vector<float> w;
+    for (double c : counts) w.push_back(c > 0 ? static_cast<float>(run.train.size() / (counts.size() * c)) : 0.0f);
+    class_weights = torch::tensor(w).to(run.device);
+  }
+  auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(o.label_smoothing);
+  if (class_weights.defined()) loss_options.weight(class_weights);
+
+  std::ofstream log(o.out_dir / "train-log.jsonl", std::ios::app);
+  for (int epoch = state.epoch; epoch < o.epochs && !state.stopped_early; ++epoch) {
+    const bool heads_only = epoch < head_epochs;
+    trainable_parameters(net, heads_only);
+    const auto order = epoch_order(run.train.labels(), static_cast<int>(metadata.classes.size()),
+                                   o.balance == ClassBalance::sampler, static_cast<std::size_t>(samples_per_epoch),
+                                   derive_seed(member_seed, static_cast<std::uint64_t>(epoch), 1));
+    Progress progress("member " + std::to_string(member) + " epoch " + std::to_string(epoch + 1) + "/" +
+                          std::to_string(o.epochs),
+                      steps_per_epoch * o.batch_size, o.quiet);
+    progress.advance(std::int64_t{state.step_in_epoch} * o.batch_size);
+    const auto epoch_start = std::chrono::steady_clock::now();
+    double loss_sum = 0;
+    int loss_count = 0;
+    for (std::int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
+      set_training_mode(net, heads_only);
+      std::vector<std::size_t> indices(order.begin() + step * o.batch_size, order.begin() + (step + 1) * o.batch_size);
+      std::vector<std::uint64_t> seeds;
+      std::vector<int64_t> labels;
+      for (std::size_t k = 0; k < indices.size(); ++k) {
+        seeds.push_back(derive_seed(member_seed, static_cast<std::uint64_t>(epoch) + 1,
+                                    static_cast<std::uint64_t>(step * o.batch_size) + k));
+        labels.push_back(run.train.labels()[indices[k]]);
+      }
+      auto x = normalize_batch(run.train.batch(indices, seeds).to(run.device), metadata.preprocessing);
+      if (cuda && o.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      const auto y = torch::tensor(labels, torch::kInt64).to(run.device);
+      // Dropout masks from the step alone, so that a resumed run draws the same ones.
+      torch::manual_seed(derive_seed(member_seed, static_cast<std::uint64_t>(state.global_step), 2));
+      set_learning_rate(*optimizer, learning_rate(o.lr, state.global_step, warmup_steps, total_steps));
+
+      torch::Tensor loss;
+      {
+        Autocast cast(cuda && o.bf16);
+        const auto out = net->forward_with_aux(x);
+        loss = torch::nn::functional::cross_entropy(out.logits.to(torch::kFloat32), y, loss_options);
+        if (out.aux_logits.defined() && o.aux_loss_weight > 0) {
+          loss = loss + o.aux_loss_weight *
+                            torch::nn::functional::cross_entropy(out.aux_logits.to(torch::kFloat32), y, loss_options);
+        }
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      optimizer->step();
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value)) {
+        throw Error("member " + std::to_string(member) + ": training diverged (loss " + std::to_string(loss_value) +
+                    " at step " + std::to_string(state.global_step) + "); lower --lr");
+      }
+      loss_sum += loss_value;
+      ++loss_count;
+      ++state.global_step;
+      state.step_in_epoch = static_cast<int>(step + 1);
+      ++run.steps_this_process;
+      char note[64];
+      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / loss_count);
+      progress.set_note(note);
+      progress.advance(o.batch_size);
+      if (o.checkpoint_every > 0 && state.global_step % o.checkpoint_every == 0 && step + 1 < steps_per_epoch) {
+        save_checkpoint(checkpoint, *net, *optimizer, state, identity);
+      }
+      if (o.stop_after_steps > 0 && run.steps_this_process >= o.stop_after_steps) {
+        throw TrainingInterrupted("stopped after " + std::to_string(run.steps_this_process) + " steps (--stop-after-steps)");
+      }
+    }
+    progress.finish();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+
+    json record{{"member", member},
+                {"epoch", epoch + 1},
+                {"stage", heads_only ? "heads" : "all"},
+                {"train_loss", loss_count ? json(loss_sum / loss_count) : json(nullptr)},
+                {"lr", learning_rate(o.lr, std::max<std::int64_t>(0, state.global_step - 1), warmup_steps, total_steps)},
+                {"images_per_second", loss_count ? json(loss_count * o.batch_size / seconds) : json(nullptr)},
+                {"seconds", seconds}};
+    double metric = std::numeric_limits<double>::quiet_NaN();
+    if (run.val) {
+      const Validation v = validate_member(net, *run.val, metadata, run.device, o.batch_size, cuda && o.bf16);
+      record["val_loss"] = v.loss;
+      record["val_accuracy"] = v.accuracy;
+      record["val_auc"] = v.auc;
+      record["val_mean_auc"] = std::isnan(v.mean_auc) ? json(nullptr) : json(v.mean_auc);
+      metric = (o.select_by == SelectionMetric::auc && !std::isnan(v.mean_auc)) ? v.mean_auc : -v.loss;
+      if (!o.quiet) {
+        spdlog::info("member {} epoch {}: train loss {:.4f}, val loss {:.4f}, val accuracy {:.3f}, val mean AUC {}",
+                     member, epoch + 1, loss_count ? loss_sum / loss_count : 0.0, v.loss, v.accuracy,
+                     std::isnan(v.mean_auc) ? std::string("n/a") : std::to_string(v.mean_auc));
+      }
+    } else {
+      metric = static_cast<double>(epoch);  // no validation: the last epoch is the best
+    }
+    const bool improved = std::isnan(state.best_metric) || metric > state.best_metric;
+    if (improved) {
+      state.best_metric = metric;
+      state.best_epoch = epoch + 1;
+      state.stale_epochs = 0;
+      model.metadata.provenance = {{"trained", true},
+                                   {"tool", "derm-train 0.1.0"},
+                                   {"manifest", fs::absolute(o.manifest).string()},
+                                   {"manifest_digest", run.digest},
+                                   {"member", member},
+                                   {"seed", member_seed},
+                                   {"epoch", epoch + 1},
+                                   {"init", o.init ? o.init->string() : "scratch"},
+                                   {"validation", record}};
+      save_model(member_file(o.out_dir, member), model);
+    } else {
+      ++state.stale_epochs;
+    }
+    record["best"] = improved;
+    state.history.push_back(record);
+    log << record.dump() << "\n" << std::flush;
+    state.epoch = epoch + 1;
+    state.step_in_epoch = 0;
+    if (o.patience > 0 && state.stale_epochs >= o.patience) {
+      state.stopped_early = true;
+      spdlog::info("member {}: no improvement for {} epochs, stopping early", member, o.patience);
+    }
+    if (state.epoch < o.epochs && !state.stopped_early) {
+      save_checkpoint(checkpoint, *net, *optimizer, state, identity);
+    }
+  }
+
+  json result{{"member", member},
+              {"file", member_file(o.out_dir, member).filename().string()},
+              {"best_epoch", state.best_epoch},
+              {"epochs_run", state.epoch},
+              {"stopped_early", state.stopped_early},
+              {"history", state.history}};
+  write_file_atomically(member_record(o.out_dir, member), [&](std::ostream& out) { out << result.dump(2) << "\n"; });
+  std::error_code ec;
+  fs::remove(checkpoint, ec);
+  return result;
+}
+
+}  // namespace
+
+json train_ensemble(const TrainOptions& options) {
+  validate(options);
+  TrainOptions o = options;
+  o.augment_params.output_size = o.input_size;
+  o.augment_params.resize = o.resize_policy;
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  const torch::Device device = parse_device(o.device);
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  fs::create_directories(o.out_dir);
+
+  const Manifest manifest = read_manifest(o.manifest);
+  std::optional<ModelMetadata> init_metadata;
+  if (o.init) init_metadata = read_model_metadata(*o.init);
+  const ModelMetadata shape = member_metadata(o, manifest.classes, init_metadata);
+  std::optional<Augmenter> augmenter;
+  if (o.augment) augmenter.emplace(o.augment_params);
+
+  TrainingSet train(manifest.split(o.train_split), shape.preprocessing, augmenter ? &*augmenter : nullptr,
+                    o.cache_mb, o.workers, o.quiet);
+  if (train.size() < 2) throw Error(o.manifest.string() + ": split '" + o.train_split + "' has fewer than 2 images");
+  std::optional<TrainingSet> val;
+  if (!o.val_split.empty()) val.emplace(manifest.split(o.val_split), shape.preprocessing, nullptr, o.cache_mb, o.workers, o.quiet);
+
+  RunContext run{o, manifest, manifest_digest(manifest), device, train, val ? &*val : nullptr, init_metadata, 0};
+  spdlog::info("training {} member(s) on {} images ({} classes) on {}, input {}x{}{}", o.ensemble, train.size(),
+               manifest.classes.size(), device.str(), o.input_size, o.input_size,
+               o.input_size != o.backbone_size ? " with the learned-resizer stem" : "");
+  json members = json::array();
+  json member_names = json::array();
+  for (int member = 1; member <= o.ensemble; ++member) {
+    const fs::path record = member_record(o.out_dir, member);
+    if (o.resume && fs::exists(record) && fs::exists(member_file(o.out_dir, member))) {
+      spdlog::info("member {}: already trained ({}), skipping", member, record.string());
+      members.push_back(json::parse(read_file(record)));
+    } else {
+      members.push_back(train_member(run, member));
+    }
+    member_names.push_back(member_file(o.out_dir, member).filename().string());
+  }
+  const json ensemble{{"members", member_names}, {"classes", manifest.classes}, {"decision", "majority_vote"}};
+  write_file_atomically(o.out_dir / kEnsembleFile, [&](std::ostream& out) { out << ensemble.dump(2) << "\n"; });
+  json summary{{"ensemble", fs::absolute(o.out_dir).string()},
+               {"classes", manifest.classes},
+               {"train_images", train.size()},
+               {"val_images", val ? val->size() : 0},
+               {"device", device.str()},
+               {"members", members}};
+  write_file_atomically(o.out_dir / "summary.json", [&](std::ostream& out) { out << summary.dump(2) << "\n"; });
+  return summary;
+}
+
+}  // namespace derm

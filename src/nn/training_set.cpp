@@ -1,0 +1,88 @@
+#include "training_set.hpp"
+
+#include <random>
+
+#include "derm/error.hpp"
+#include "derm/image.hpp"
+#include "derm/parallel.hpp"
+#include "derm/progress.hpp"
+
+namespace derm {
+
+TrainingSet::TrainingSet(std::vector<ManifestEntry> entries, const Preprocessing& preprocessing,
+                         const Augmenter* augmenter, std::int64_t cache_mb, int workers, bool quiet)
+    : entries_(std::move(entries)), preprocessing_(preprocessing), augmenter_(augmenter), workers_(workers) {
+  labels_.reserve(entries_.size());
+  std::int64_t bytes = 0;
+  for (const auto& e : entries_) {
+    labels_.push_back(e.label_index);
+    // Prepared sources are at most the decoded size; unknown sizes count as the input size.
+    const std::int64_t w = e.width > 0 ? e.width : preprocessing_.input_size;
+    const std::int64_t h = e.height > 0 ? e.height : preprocessing_.input_size;
+    bytes += std::min<std::int64_t>(w * h * 3, std::int64_t{4} * preprocessing_.input_size * preprocessing_.input_size * 3);
+  }
+  if (bytes > cache_mb * (std::int64_t{1} << 20)) return;
+  cache_.resize(entries_.size());
+  Progress progress("decoding", static_cast<std::int64_t>(entries_.size()), quiet);
+  parallel_for(entries_.size(), workers_, [&](std::size_t i) {
+    cache_[i] = prepared(read_rgb_image(entries_[i].path));
+    progress.advance();
+  });
+  progress.finish();
+}
+
+cv::Mat TrainingSet::prepared(const cv::Mat& rgb) const {
+  return augmenter_ ? augmenter_->prepare(rgb) : prepare_image(rgb, preprocessing_);
+}
+
+cv::Mat TrainingSet::source(std::size_t i) const {
+  if (!cache_.empty()) return cache_[i];
+  return prepared(read_rgb_image(entries_[i].path));
+}
+
+torch::Tensor TrainingSet::batch(const std::vector<std::size_t>& indices, const std::vector<std::uint64_t>& seeds) const {
+  const int size = preprocessing_.input_size;
+  auto images = torch::empty({static_cast<int64_t>(indices.size()), size, size, 3}, torch::kUInt8);
+  parallel_for(indices.size(), workers_, [&](std::size_t k) {
+    const cv::Mat src = source(indices.at(k));
+    const cv::Mat out = augmenter_ ? augmenter_->apply(src, seeds.at(k)) : src;
+    if (out.rows != size || out.cols != size || out.type() != CV_8UC3) {
+      throw Error(entries_[indices[k]].path + ": prepared image is not " + std::to_string(size) + "x" +
+                  std::to_string(size) + " RGB");
+    }
+    cv::Mat target(size, size, CV_8UC3, images[static_cast<int64_t>(k)].data_ptr<std::uint8_t>());
+    out.copyTo(target);
+  });
+  return images.permute({0, 3, 1, 2}).contiguous();
+}
+
+std::vector<std::size_t> epoch_order(const std::vector<int>& labels, int num_classes, bool balanced,
+                                     std::size_t count, std::uint64_t seed) {
+  // mt19937_64 is specified exactly by the standard; the index draws below use
+  // it directly, so orders are the same with every standard library.
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> order;
+  order.reserve(count);
+  if (balanced) {
+    std::vector<std::vector<std::size_t>> by_class(static_cast<std::size_t>(num_classes));
+    for (std::size_t i = 0; i < labels.size(); ++i) by_class.at(static_cast<std::size_t>(labels[i])).push_back(i);
+    std::vector<std::size_t> present;
+    for (std::size_t c = 0; c < by_class.size(); ++c) {
+      if (!by_class[c].empty()) present.push_back(c);
+    }
+    while (order.size() < count) {
+      const auto& members = by_class[present[rng() % present.size()]];
+      order.push_back(members[rng() % members.size()]);
+    }
+    return order;
+  }
+  std::vector<std::size_t> shuffled(labels.size());
+  while (order.size() < count) {
+    for (std::size_t i = 0; i < shuffled.size(); ++i) shuffled[i] = i;
+    for (std::size_t i = shuffled.size(); i > 1; --i) std::swap(shuffled[i - 1], shuffled[rng() % i]);
+    for (std::size_t i = 0; i < shuffled.size() && order.size() < count; ++i) order.push_back(shuffled[i]);
+  }
+  return order;
+}
+
+}  // namespace derm
