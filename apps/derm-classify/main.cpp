@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("images", r.images, "Images to classify (JPEG, PNG, TIFF, BMP, WebP)")->required();
   app.add_option("-m,--model", r.classifier.models,
                  "Model file (.safetensors) or ensemble folder; repeat for an ensemble of several files. "
-                 "Default: $DERM_MODEL");
+                 "Default: $DERM_MODEL")
+      ->allow_extra_args(false);
   app.add_flag("--json", options.json, "Write the results as JSON on stdout");
   app.add_flag("--logits", options.logits, "Also give each member's raw logits");
   app.add_option("--device", r.classifier.device, "cpu, cuda, cuda:N or auto (CUDA when available)")

@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
       "Writes report.json, predictions.csv and roc_<class>.png into --out.",
       "derm-eval"};
   app.set_version_flag("--version", "derm-eval 0.1.0");
-  app.add_option("-m,--model", r.classifier.models, "Model file or ensemble folder (repeatable)")->group("Input");
+  app.add_option("-m,--model", r.classifier.models, "Model file or ensemble folder (repeatable)")
+      ->allow_extra_args(false)
+      ->group("Input");
   app.add_option("--predictions", cl.predictions, "Score this predictions CSV instead of running a model")
       ->group("Input");
   app.add_option("--manifest", cl.manifest, "Manifest with the images and labels")->group("Input");

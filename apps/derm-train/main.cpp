@@ -12,7 +12,7 @@ struct CommandLine {
   derm::TrainOptions train;
   std::string init;
   std::string resize_policy = "squash";
-  std::string optimizer = "sgd";
+  std::string optimizer = "adamw";
   std::string balance = "sampler";
   std::string select_by = "auc";
   bool no_augment = false;
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps-per-epoch", o.steps_per_epoch, "Steps per epoch (0 = one pass over the split)")
       ->capture_default_str()->group("Training");
   app.add_option("-b,--batch-size", o.batch_size, "Images per step")->capture_default_str()->group("Training");
-  app.add_option("--optimizer", cl.optimizer, "sgd (Nesterov momentum) or adamw")->capture_default_str()
+  app.add_option("--optimizer", cl.optimizer, "adamw or sgd (Nesterov momentum)")->capture_default_str()
       ->group("Training");
   app.add_option("--lr", o.lr, "Peak learning rate (warm-up, then cosine decay)")->capture_default_str()
       ->group("Training");

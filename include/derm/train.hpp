@@ -41,10 +41,10 @@ struct TrainOptions {
   int epochs = 30;
   int head_epochs = -1;     // epochs training only the heads first; -1: 1 with --init, else 0
   int batch_size = 32;
-  OptimizerKind optimizer = OptimizerKind::sgd;
-  double lr = 0.01;         // peak learning rate (SGD); AdamW suits ~1e-3
-  double momentum = 0.9;
-  double weight_decay = 1e-4;
+  OptimizerKind optimizer = OptimizerKind::adamw;
+  double lr = 1e-3;         // peak learning rate; SGD fine-tuning suits ~0.01
+  double momentum = 0.9;    // SGD only
+  double weight_decay = 0.01;
   double warmup_epochs = 1.0;
   double label_smoothing = 0.1;
   double aux_loss_weight = 0.4;

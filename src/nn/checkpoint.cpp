@@ -18,6 +18,8 @@ json state_to_json(const TrainingState& s, const json& identity) {
           {"best_metric", std::isnan(s.best_metric) ? json(nullptr) : json(s.best_metric)},
           {"best_epoch", s.best_epoch},
           {"stale_epochs", s.stale_epochs},
+          {"epoch_loss_sum", s.epoch_loss_sum},
+          {"epoch_loss_count", s.epoch_loss_count},
           {"stopped_early", s.stopped_early},
           {"history", s.history}};
 }
@@ -69,6 +71,8 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
                                                         : j.at("best_metric").get<double>();
     state->best_epoch = j.at("best_epoch");
     state->stale_epochs = j.at("stale_epochs");
+    state->epoch_loss_sum = j.at("epoch_loss_sum");
+    state->epoch_loss_count = j.at("epoch_loss_count");
     state->stopped_early = j.at("stopped_early");
     state->history = j.at("history");
     return true;

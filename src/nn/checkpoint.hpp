@@ -17,6 +17,8 @@ struct TrainingState {
   double best_metric = std::numeric_limits<double>::quiet_NaN();  // higher is better
   int best_epoch = -1;
   int stale_epochs = 0;      // epochs since the best one
+  double epoch_loss_sum = 0;  // training loss of the current epoch so far
+  int epoch_loss_count = 0;
   bool stopped_early = false;
   nlohmann::json history = nlohmann::json::array();  // one record per epoch
 };

@@ -146,8 +146,32 @@ ModelMetadata member_metadata(const TrainOptions& o, const std::vector<std::stri
   return m;
 }
 
+// torchvision's initialisation (truncated normal, std 0.1) suits its parity
+// tests, not training: activations grow by orders of magnitude from layer to
+// layer, so the BatchNorm running statistics are far off for many steps.
+// From scratch the convolutions get He initialisation; new heads start small
+// either way, so that the first losses are near log(classes).
+void initialise_for_training(InceptionV3& net, bool from_scratch) {
+  torch::NoGradGuard no_grad;
+  if (from_scratch) {
+    for (auto& named : net->named_modules("", /*include_self=*/false)) {
+      if (named.key().rfind("stem", 0) == 0) continue;
+      if (auto* conv = named.value()->as<torch::nn::Conv2d>()) {
+        torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanIn, torch::kReLU);
+      }
+    }
+  }
+  std::vector<torch::nn::Linear> heads{net->fc};
+  if (net->AuxLogits) heads.push_back(net->AuxLogits->fc);
+  for (auto& head : heads) {
+    head->weight.normal_(0.0, 0.01);
+    head->bias.zero_();
+  }
+}
+
 Model initial_model(const TrainOptions& o, const ModelMetadata& metadata) {
   Model model = create_model(metadata);
+  initialise_for_training(model.network, !o.init);
   if (o.init) {
     const SafetensorsContent content = read_safetensors(*o.init);
     StrictLoadOptions transfer;
@@ -363,8 +387,9 @@ json train_member(RunContext& run, int member) {
                       steps_per_epoch * o.batch_size, o.quiet);
     progress.advance(std::int64_t{state.step_in_epoch} * o.batch_size);
     const auto epoch_start = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    int loss_count = 0;
+    double& loss_sum = state.epoch_loss_sum;
+    int& loss_count = state.epoch_loss_count;
+    const int steps_before = state.step_in_epoch;
     for (std::int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
       set_training_mode(net, heads_only);
       std::vector<std::size_t> indices(order.begin() + step * o.batch_size, order.begin() + (step + 1) * o.batch_size);
@@ -424,7 +449,7 @@ json train_member(RunContext& run, int member) {
                 {"stage", heads_only ? "heads" : "all"},
                 {"train_loss", loss_count ? json(loss_sum / loss_count) : json(nullptr)},
                 {"lr", learning_rate(o.lr, std::max<std::int64_t>(0, state.global_step - 1), warmup_steps, total_steps)},
-                {"images_per_second", loss_count ? json(loss_count * o.batch_size / seconds) : json(nullptr)},
+                {"images_per_second", (state.step_in_epoch - steps_before) * o.batch_size / seconds},
                 {"seconds", seconds}};
     double metric = std::numeric_limits<double>::quiet_NaN();
     if (run.val) {
@@ -465,6 +490,8 @@ json train_member(RunContext& run, int member) {
     log << record.dump() << "\n" << std::flush;
     state.epoch = epoch + 1;
     state.step_in_epoch = 0;
+    state.epoch_loss_sum = 0;
+    state.epoch_loss_count = 0;
     if (o.patience > 0 && state.stale_epochs >= o.patience) {
       state.stopped_early = true;
       spdlog::info("member {}: no improvement for {} epochs, stopping early", member, o.patience);

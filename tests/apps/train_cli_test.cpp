@@ -1,0 +1,107 @@
+// derm-train through its command line on synthetic images: impossible options,
+// the ensemble folder it writes, and exact resumption after an interruption.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_support.hpp"
+#include "tool_fixtures.hpp"
+
+namespace derm::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int train(const std::string& args, std::string* err = nullptr) {
+  std::string out, e;
+  const int code = run_command(quoted(tool_path("derm-train")) + " --device cpu --threads 1 -j 1 " + args, &out, &e);
+  if (err) *err = e;
+  return code;
+}
+
+std::string small_run(const fs::path& manifest, const fs::path& out, int members = 1, int epochs = 2) {
+  return "--manifest " + quoted(manifest) + " --out " + quoted(out) +
+         " --input-size 75 --backbone-size 75 --batch-size 4 --steps-per-epoch 4 --seed 5 --checkpoint-every 2"
+         " --quiet --ensemble " + std::to_string(members) + " --epochs " + std::to_string(epochs);
+}
+
+TEST(TrainCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"--epochs 0", "--epochs"},
+      {"--batch-size 1", "--batch-size"},
+      {"--lr -1", "--lr"},
+      {"--backbone-size 60 --input-size 60", "--backbone-size"},
+      {"--optimizer rmsprop", "--optimizer"},
+      {"--balance maybe", "--balance"},
+      {"--rotation 10 5", "rotation"},
+      {"--init " + quoted(dir / "missing.safetensors"), "missing.safetensors"},
+      {"--train-split nosuchsplit", "nosuchsplit"},
+  };
+  for (const auto& [args, expected] : cases) {
+    std::string err;
+    const int code = train("--manifest " + quoted(manifest) + " --out " + quoted(dir / "out") + " " + args, &err);
+    EXPECT_NE(code, 0) << args;
+    EXPECT_NE(err.find(expected), std::string::npos) << args << " -> " << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << " -> " << err;
+  }
+  std::string err;
+  EXPECT_NE(train("--manifest " + quoted(dir / "none.csv") + " --out " + quoted(dir / "out"), &err), 0);
+  EXPECT_NE(err.find("none.csv"), std::string::npos) << err;
+}
+
+TEST(TrainCli, WritesAnEnsembleFolderThatLoads) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  std::string err;
+  ASSERT_EQ(train(small_run(manifest, dir / "ens", 2, 1), &err), 0) << err;
+  for (const char* name : {"ensemble.json", "member-1.safetensors", "member-2.safetensors", "member-1.json",
+                           "summary.json", "train-log.jsonl"}) {
+    EXPECT_TRUE(fs::exists(dir / "ens" / name)) << name;
+  }
+  EXPECT_FALSE(fs::exists(dir / "ens" / "member-1.checkpoint")) << "checkpoints of finished members are removed";
+  EXPECT_FALSE(same_model_weights(dir / "ens" / "member-1.safetensors", dir / "ens" / "member-2.safetensors"))
+      << "members must differ";
+  std::string out;
+  ASSERT_EQ(run_command(quoted(tool_path("derm-classify")) + " --json --device cpu --model " + quoted(dir / "ens") +
+                            " " + quoted(dir / "data" / "images" / "syn_0_0.png"),
+                        &out, &err),
+            0)
+      << err;
+  const json result = json::parse(out);
+  EXPECT_FALSE(result["untrained"].get<bool>());
+  EXPECT_EQ(result["models"].size(), 2u);
+}
+
+TEST(TrainCli, ResumedRunReachesTheSameWeightsAsAnUninterruptedOne) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 6);
+  std::string err;
+  ASSERT_EQ(train(small_run(manifest, dir / "whole"), &err), 0) << err;
+
+  // Interrupted at step 3 (last checkpoint at step 2, mid-epoch 1), then at
+  // step 5 of the run (checkpoint at the end of epoch 1), then completed.
+  EXPECT_EQ(train(small_run(manifest, dir / "interrupted") + " --stop-after-steps 3", &err), 4) << err;
+  EXPECT_TRUE(fs::exists(dir / "interrupted" / "member-1.checkpoint"));
+  EXPECT_EQ(train(small_run(manifest, dir / "interrupted") + " --stop-after-steps 3", &err), 4) << err;
+  ASSERT_EQ(train(small_run(manifest, dir / "interrupted"), &err), 0) << err;
+
+  EXPECT_TRUE(same_model_weights(dir / "whole" / "member-1.safetensors", dir / "interrupted" / "member-1.safetensors"));
+  const json whole = json::parse(std::ifstream(dir / "whole" / "member-1.json"));
+  const json resumed = json::parse(std::ifstream(dir / "interrupted" / "member-1.json"));
+  EXPECT_EQ(whole["history"].size(), resumed["history"].size());
+  for (std::size_t e = 0; e < whole["history"].size(); ++e) {
+    EXPECT_EQ(whole["history"][e]["train_loss"], resumed["history"][e]["train_loss"]) << "epoch " << e + 1;
+  }
+
+  // A checkpoint is not resumed under other options.
+  EXPECT_EQ(train(small_run(manifest, dir / "changed") + " --stop-after-steps 3", &err), 4) << err;
+  EXPECT_NE(train(small_run(manifest, dir / "changed") + " --lr 0.5", &err), 0);
+  EXPECT_NE(err.find("other options"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace derm::testing
