@@ -4,6 +4,7 @@
 
 #include "derm/logging.hpp"
 #include "derm/train.hpp"
+#include "distortion_options.hpp"
 #include "tool_main.hpp"
 
 namespace {
@@ -20,20 +21,8 @@ struct CommandLine {
   bool no_aux = false;
   bool fp32 = false;
   bool json = false;
+  derm::cli::DistortionOptions distortions;
 };
-
-void add_range(CLI::App& app, const std::string& name, derm::Range& range, const std::string& help) {
-  app.add_option(name, [&range, name](const CLI::results_t& values) {
-       if (values.size() != 2) throw CLI::ValidationError(name, "expects MIN MAX");
-       range.min = std::stod(values[0]);
-       range.max = std::stod(values[1]);
-       return true;
-     }, help)
-      ->expected(2)
-      ->type_name("MIN MAX")
-      ->default_str(std::to_string(range.min) + " " + std::to_string(range.max))
-      ->group("Augmentation");
-}
 
 }  // namespace
 
@@ -95,21 +84,9 @@ int main(int argc, char** argv) {
   app.add_option("--patience", o.patience, "Stop after this many epochs without improvement (0 = never)")
       ->capture_default_str()->group("Training");
 
-  app.add_flag("--no-augment", cl.no_augment, "Train on the images as they are")->group("Augmentation");
-  auto& a = o.augment_params;
-  add_range(app, "--rotation", a.rotation_deg, "Rotation range, degrees");
-  app.add_option("--hflip", a.hflip_probability, "Probability of a left-right mirror")->capture_default_str()
-      ->group("Augmentation");
-  app.add_option("--vflip", a.vflip_probability, "Probability of an up-down mirror")->capture_default_str()
-      ->group("Augmentation");
-  add_range(app, "--scale-x", a.scale_x, "Horizontal stretch range");
-  add_range(app, "--scale-y", a.scale_y, "Vertical stretch range");
-  app.add_option("--cutout", a.cutout_probability, "Probability of cut-out")->capture_default_str()
-      ->group("Augmentation");
-  add_range(app, "--brightness", a.brightness, "Brightness offset range (full scale = 1)");
-  add_range(app, "--contrast", a.contrast, "Contrast factor range");
-  add_range(app, "--gamma", a.gamma, "Gamma range");
-  add_range(app, "--channel-gain", a.channel_gain, "Per-channel gain range (colour balance)");
+  app.add_flag("--no-augment", cl.no_augment, "Train on the images as they are (no augmentation at all)")
+      ->group("Distortions");
+  cl.distortions.add_to(app, /*with_resize=*/false);
 
   app.add_option("--checkpoint-every", o.checkpoint_every, "Steps between resumable checkpoints (0 = per epoch)")
       ->capture_default_str()->group("Run");
@@ -134,6 +111,7 @@ int main(int argc, char** argv) {
     o.balance = derm::parse_class_balance(cl.balance);
     o.select_by = derm::parse_selection_metric(cl.select_by);
     o.augment = !cl.no_augment;
+    o.augment_params = cl.distortions.build();
     o.resume = !cl.no_resume;
     o.aux_logits = !cl.no_aux;
     o.bf16 = !cl.fp32;

@@ -100,6 +100,8 @@ struct InceptionV3Options {
   int64_t input_size = 299;     // side of the square images given to forward
   int64_t backbone_size = 299;  // the stem resizes input_size to this; none when equal
   int64_t stem_channels = 16;
+  // torchvision's weight initialisation; off when weights are loaded right after.
+  bool initialise_weights = true;
 
   bool has_stem() const { return input_size != backbone_size; }
 };

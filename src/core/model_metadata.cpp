@@ -1,10 +1,23 @@
 #include "derm/model_metadata.hpp"
 
+#include <cmath>
+
 #include "derm/error.hpp"
 
 namespace derm {
 
 using nlohmann::json;
+
+namespace {
+
+// The float values as the decimals they were written from (0.485, not 0.48500001).
+std::array<double, 3> rounded(const std::array<float, 3>& values) {
+  std::array<double, 3> out{};
+  for (std::size_t i = 0; i < 3; ++i) out[i] = std::round(values[i] * 1e6) / 1e6;
+  return out;
+}
+
+}  // namespace
 
 json to_json(const ModelMetadata& m) {
   const auto& a = m.architecture;
@@ -26,8 +39,8 @@ json to_json(const ModelMetadata& m) {
        {{"input_size", p.input_size},
         {"resize_policy", to_string(p.resize_policy)},
         {"color_order", "RGB"},
-        {"mean", p.mean},
-        {"std", p.std}}},
+        {"mean", rounded(p.mean)},
+        {"std", rounded(p.std)}}},
       {"provenance", m.provenance},
   };
 }

@@ -246,6 +246,7 @@ InceptionV3Impl::InceptionV3Impl(const InceptionV3Options& opts) : options(opts)
   dropout = register_module("dropout", torch::nn::Dropout(options.dropout));
   fc = register_module("fc", torch::nn::Linear(2048, options.num_classes));
 
+  if (!options.initialise_weights) return;
   // torchvision's init_weights; the stem keeps its own initialisation.
   for (auto& named : named_modules("", /*include_self=*/false)) {
     if (named.key().rfind("stem", 0) == 0) continue;

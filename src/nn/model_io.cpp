@@ -86,8 +86,9 @@ InceptionV3Options inception_options(const Architecture& a) {
   return options;
 }
 
-Model create_model(const ModelMetadata& metadata) {
-  const Architecture& a = metadata.architecture;
+namespace {
+
+void check_architecture(const Architecture& a) {
   if (a.backbone_size < 75) {
     throw Error("backbone size " + std::to_string(a.backbone_size) + " is below Inception v3's minimum of 75");
   }
@@ -96,6 +97,12 @@ Model create_model(const ModelMetadata& metadata) {
                 std::to_string(a.backbone_size));
   }
   if (a.input_size < 32) throw Error("input size " + std::to_string(a.input_size) + " is below 32");
+}
+
+}  // namespace
+
+Model create_model(const ModelMetadata& metadata) {
+  check_architecture(metadata.architecture);
   return Model{metadata, InceptionV3(inception_options(metadata.architecture))};
 }
 
@@ -125,7 +132,11 @@ ModelMetadata read_model_metadata(const fs::path& path) {
 
 Model load_model(const fs::path& path, const torch::Device& device) {
   const SafetensorsContent content = read_safetensors(path);
-  Model model = create_model(metadata_from_table(content.metadata, path));
+  const ModelMetadata metadata = metadata_from_table(content.metadata, path);
+  check_architecture(metadata.architecture);
+  InceptionV3Options options = inception_options(metadata.architecture);
+  options.initialise_weights = false;  // every tensor is loaded below
+  Model model{metadata, InceptionV3(options)};
   load_state_dict_strict(*model.network, content.tensors, {}, path.string());
   model.network->to(device);
   model.network->eval();

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <ATen/autocast_mode.h>
+#include <opencv2/core/utility.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
 
@@ -521,6 +522,7 @@ json train_ensemble(const TrainOptions& options) {
   o.augment_params.output_size = o.input_size;
   o.augment_params.resize = o.resize_policy;
   if (o.threads > 0) torch::set_num_threads(o.threads);
+  cv::setNumThreads(1);  // the data pipeline parallelises over images itself
   const torch::Device device = parse_device(o.device);
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   fs::create_directories(o.out_dir);

@@ -37,7 +37,7 @@ TEST(TrainCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
       {"--backbone-size 60 --input-size 60", "--backbone-size"},
       {"--optimizer rmsprop", "--optimizer"},
       {"--balance maybe", "--balance"},
-      {"--rotation 10 5", "rotation"},
+      {"--rotation 10,5", "--rotation"},
       {"--init " + quoted(dir / "missing.safetensors"), "missing.safetensors"},
       {"--train-split nosuchsplit", "nosuchsplit"},
   };

@@ -1,0 +1,30 @@
+#pragma once
+// The distortion options shared by derm-augment and derm-train, so that both
+// tools take the same parameters in the same form (ranges as MIN,MAX).
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "derm/augment.hpp"
+
+namespace derm::cli {
+
+// "MIN,MAX" or a single value (a constant); derm::Error naming the option.
+derm::Range parse_range(const std::string& option, const std::string& text);
+
+// Distortion options as given on the command line; only given ones override
+// the defaults (or the --params file).
+struct DistortionOptions {
+  std::optional<std::string> resize, rotation, scale_x, scale_y, stretch, cutout_count, cutout_area,
+      cutout_aspect, cutout_fill, brightness, contrast, gamma, channel_gain;
+  std::optional<double> hflip, vflip, cutout_probability;
+  std::optional<std::string> params_file;
+  bool none = false;
+
+  // with_resize: also --resize (derm-train has its own --resize-policy).
+  void add_to(CLI::App& app, bool with_resize = true);
+  derm::AugmentParams build() const;
+};
+
+}  // namespace derm::cli
