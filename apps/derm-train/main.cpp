@@ -12,6 +12,7 @@ namespace {
 struct CommandLine {
   derm::TrainOptions train;
   std::string init;
+  std::string shards;
   std::string resize_policy = "squash";
   std::string optimizer = "adamw";
   std::string balance = "sampler";
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
   app.add_option("--val-split", o.val_split, "Split for model selection and early stopping (\"\" = none)")
       ->capture_default_str()->group("Data");
   app.add_option("-o,--out", o.out_dir, "Ensemble folder to write")->required()->group("Data");
+  app.add_option("--shards", cl.shards,
+                 "Train on these derm-augment shards of the train split (pre-augmented; no on-the-fly augmentation)")
+      ->group("Data");
 
   app.add_option("--init", cl.init, "Derm model file to fine-tune (its head is replaced); default: from scratch")
       ->group("Network");
@@ -106,6 +110,7 @@ int main(int argc, char** argv) {
   return derm::cli::run_tool(app, argc, argv, [&] {
     derm::configure_logging(o.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
     if (!cl.init.empty()) o.init = cl.init;
+    if (!cl.shards.empty()) o.shards = cl.shards;
     o.resize_policy = derm::parse_resize_policy(cl.resize_policy);
     o.optimizer = derm::parse_optimizer(cl.optimizer);
     o.balance = derm::parse_class_balance(cl.balance);

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <istream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -53,6 +54,18 @@ struct TarEntry {
 // time; checks each header's checksum. derm::Error names the file when malformed.
 void for_each_tar_entry(const std::filesystem::path& path,
                         const std::function<void(const TarEntry&)>& visit);
+
+// A regular file of an archive: where its data lie.
+struct TarMember {
+  std::string name;
+  std::uint64_t data_offset = 0;
+  std::uint64_t size = 0;
+};
+// Visits the headers of the regular files in order; the visitor may read the
+// member's data from the stream (positioned at data_offset) or skip it, so an
+// archive can be indexed without reading its data.
+void walk_tar(const std::filesystem::path& path,
+              const std::function<void(const TarMember&, std::istream&)>& visit);
 
 // ---- Which source each sample uses ----
 

@@ -26,6 +26,9 @@ struct TrainOptions {
   std::string train_split = "train";
   std::string val_split = "val";  // model selection and early stopping
   std::filesystem::path out_dir;  // the ensemble folder
+  // Train on derm-augment shards of the train split instead of augmenting on
+  // the fly (the manifest still gives the classes and the validation split).
+  std::optional<std::filesystem::path> shards;
 
   // Start: a derm model file to fine-tune (its classifier head is replaced for
   // the manifest's classes), or none to train from scratch.

@@ -90,14 +90,15 @@ void TarWriter::finish() {
   bytes_ += sizeof zeros;
 }
 
-void for_each_tar_entry(const std::filesystem::path& path,
-                        const std::function<void(const TarEntry&)>& visit) {
+void walk_tar(const std::filesystem::path& path,
+              const std::function<void(const TarMember&, std::istream&)>& visit) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path.string() + ": cannot open tar archive");
   const std::string where = path.string() + ": ";
   Header header;
   std::uint64_t offset = 0;
   while (true) {
+    in.seekg(static_cast<std::streamoff>(offset));
     if (!in.read(header.data(), kBlock)) throw Error(where + "truncated tar archive (no end marker)");
     const bool all_zero = std::all_of(header.begin(), header.end(), [](char c) { return c == 0; });
     if (all_zero) return;
@@ -109,17 +110,26 @@ void for_each_tar_entry(const std::filesystem::path& path,
     if (std::memcmp(header.data() + kMagicAt, "ustar", 5) != 0) {
       throw Error(where + "not a ustar header at byte " + std::to_string(offset));
     }
-    const std::uint64_t size = parse_octal(header, kSizeAt, 12, &ok);
-    TarEntry entry;
-    entry.name.assign(header.data() + kNameAt, strnlen(header.data() + kNameAt, kNameLen));
-    entry.data.resize(size);
-    if (!in.read(entry.data.data(), static_cast<std::streamsize>(size))) {
-      throw Error(where + "truncated tar entry '" + entry.name + "'");
-    }
-    in.ignore(static_cast<std::streamsize>(padding_of(size)));
-    offset += kBlock + size + padding_of(size);
-    if (header[kTypeAt] == '0' || header[kTypeAt] == '\0') visit(entry);
+    TarMember member;
+    member.size = parse_octal(header, kSizeAt, 12, &ok);
+    member.name.assign(header.data() + kNameAt, strnlen(header.data() + kNameAt, kNameLen));
+    member.data_offset = offset + kBlock;
+    offset = member.data_offset + member.size + padding_of(member.size);
+    if (header[kTypeAt] == '0' || header[kTypeAt] == '\0') visit(member, in);
   }
+}
+
+void for_each_tar_entry(const std::filesystem::path& path,
+                        const std::function<void(const TarEntry&)>& visit) {
+  walk_tar(path, [&](const TarMember& member, std::istream& in) {
+    TarEntry entry;
+    entry.name = member.name;
+    entry.data.resize(member.size);
+    if (!in.read(entry.data.data(), static_cast<std::streamsize>(member.size))) {
+      throw Error(path.string() + ": truncated tar entry '" + entry.name + "'");
+    }
+    visit(entry);
+  });
 }
 
 }  // namespace derm

@@ -95,7 +95,9 @@ std::vector<std::vector<MemberOutput>> Classifier::classify(const std::vector<cv
   }
   std::vector<std::vector<MemberOutput>> results(rgb_images.size());
   if (rgb_images.empty()) return results;
-  torch::NoGradGuard no_grad;
+  // Inference mode: no autograd bookkeeping at all (no version counters or view
+  // tracking), as torch.inference_mode(); every tensor made here ends in `results`.
+  c10::InferenceMode inference_mode;
   for (auto& model : state_->models) {
     const Preprocessing& p = model.metadata.preprocessing;
     std::vector<torch::Tensor> inputs;

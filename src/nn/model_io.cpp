@@ -39,8 +39,13 @@ NamedTensors state_dict(const torch::nn::Module& module) {
   return tensors;
 }
 
-void load_state_dict_strict(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
-                            const StrictLoadOptions& options, const std::string& origin) {
+namespace {
+
+// load_state_dict_strict; with `adopt`, a tensor of the network's type and device
+// takes the given tensor's storage instead of a copy of it (the caller gives the
+// tensors away, e.g. those just read from a file).
+void load_strict(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
+                 const StrictLoadOptions& options, const std::string& origin, bool adopt) {
   const auto optional = [&](const std::string& name) {
     if (options.skip_classifier && is_classifier(name)) return true;
     for (const auto& prefix : options.optional_prefixes) {
@@ -70,8 +75,20 @@ void load_state_dict_strict(torch::nn::Module& module, const std::map<std::strin
       throw Error(origin + ": tensor '" + name + "' has type " + c10::toString(source.scalar_type()) +
                   ", the network expects " + c10::toString(target.scalar_type()));
     }
-    target.copy_(source);
+    if (adopt && source.scalar_type() == target.scalar_type() && source.device() == target.device() &&
+        source.is_contiguous()) {
+      target.set_data(source);
+    } else {
+      target.copy_(source);
+    }
   }
+}
+
+}  // namespace
+
+void load_state_dict_strict(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
+                            const StrictLoadOptions& options, const std::string& origin) {
+  load_strict(module, tensors, options, origin, /*adopt=*/false);
 }
 
 InceptionV3Options inception_options(const Architecture& a) {
@@ -137,7 +154,8 @@ Model load_model(const fs::path& path, const torch::Device& device) {
   InceptionV3Options options = inception_options(metadata.architecture);
   options.initialise_weights = false;  // every tensor is loaded below
   Model model{metadata, InceptionV3(options)};
-  load_state_dict_strict(*model.network, content.tensors, {}, path.string());
+  // The tensors read from the file become the network's: no copy of the weights.
+  load_strict(*model.network, content.tensors, {}, path.string(), /*adopt=*/true);
   model.network->to(device);
   model.network->eval();
   return model;

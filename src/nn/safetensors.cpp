@@ -1,4 +1,4 @@
-#include <cstring>
+#include <algorithm>
 #include <fstream>
 
 #include "derm/atomic_file.hpp"
@@ -168,13 +168,19 @@ SafetensorsContent read_safetensors(const fs::path& path) {
   if (covered != needed || needed != data_size) {
     throw Error(origin + ": malformed file (tensor data has gaps, overlaps or trailing bytes)");
   }
-  std::string data(data_size, '\0');
-  in.read(data.data(), static_cast<std::streamsize>(data_size));
-  if (static_cast<std::uint64_t>(in.gcount()) != data_size) throw Error(origin + ": read failed");
-  for (const auto& e : entries) {
+  // Each tensor's bytes go straight from the file into its own storage, in file
+  // order (no intermediate copy of the whole data section).
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  const std::uint64_t data_start = 8 + header_length;
+  std::uint64_t position = 0;  // within the data section
+  for (auto& e : entries) {
     auto tensor = torch::empty(e.shape, torch::TensorOptions().dtype(e.type));
-    std::memcpy(tensor.data_ptr(), data.data() + e.begin, tensor.numel() * tensor.element_size());
-    content.tensors.emplace(e.name, std::move(tensor));
+    const auto bytes = static_cast<std::uint64_t>(tensor.numel()) * tensor.element_size();
+    if (e.begin != position) in.seekg(static_cast<std::streamoff>(data_start + e.begin));
+    in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(bytes));
+    if (!in || static_cast<std::uint64_t>(in.gcount()) != bytes) throw Error(origin + ": read failed");
+    position = e.begin + bytes;
+    content.tensors.emplace(std::move(e.name), std::move(tensor));
   }
   return content;
 }

@@ -18,6 +18,8 @@
 #include "derm/metrics.hpp"
 #include "derm/model_io.hpp"
 #include "derm/progress.hpp"
+#include "derm/shard_samples.hpp"
+#include "derm/shards.hpp"
 #include "derm/tensor_image.hpp"
 #include "training_set.hpp"
 
@@ -77,6 +79,7 @@ void validate(const TrainOptions& o) {
   require(o.threads >= 0, "--threads must be non-negative");
   require(o.cache_mb >= 0, "--cache-mb must be non-negative");
   if (o.init) require(fs::is_regular_file(*o.init), o.init->string() + ": no such model file (--init)");
+  if (o.shards) require(fs::is_directory(*o.shards), o.shards->string() + ": no such folder (--shards)");
 }
 
 // Everything that determines the trajectory of training: a checkpoint made
@@ -105,7 +108,8 @@ json run_identity(const TrainOptions& o, const std::string& manifest_digest, int
           {"aux_loss_weight", o.aux_loss_weight},
           {"balance", name_of(o.balance)},
           {"steps_per_epoch", o.steps_per_epoch},
-          {"augment", o.augment ? to_json(o.augment_params) : json(nullptr)},
+          {"augment", o.augment && !o.shards ? to_json(o.augment_params) : json(nullptr)},
+          {"shards", o.shards ? o.shards->string() : ""},
           {"select_by", name_of(o.select_by)},
           {"patience", o.patience}};
 }
@@ -315,6 +319,22 @@ Validation validate_member(InceptionV3& net, const TrainingSet& val, const Model
   }
   if (count == static_cast<int>(positives.size()) && count > 0) v.mean_auc = sum / count;
   return v;
+}
+
+// The samples of a derm-augment run made from this manifest's training split.
+SampleSource shard_source(const fs::path& dir, const Manifest& manifest, const std::string& split) {
+  auto shards = std::make_shared<ShardSamples>(dir);
+  if (shards->classes() != manifest.classes) throw Error(dir.string() + ": the shards' classes differ from the manifest's");
+  if (shards->run().value("split", "") != split ||
+      shards->run().value("manifest_hash", "") != manifest_split_hash(manifest, split)) {
+    throw Error(dir.string() + ": the shards were made from another manifest or split than '" + split + "'");
+  }
+  SampleSource source;
+  source.labels = shards->labels();
+  const int side = shards->run().value("params", json::object()).value("output_size", 700);
+  source.decoded_bytes = static_cast<std::int64_t>(shards->size()) * side * side * 3;
+  source.load = [shards](std::size_t i) { return shards->read(i); };
+  return source;
 }
 
 fs::path member_file(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".safetensors"); }
@@ -532,13 +552,15 @@ json train_ensemble(const TrainOptions& options) {
   if (o.init) init_metadata = read_model_metadata(*o.init);
   const ModelMetadata shape = member_metadata(o, manifest.classes, init_metadata);
   std::optional<Augmenter> augmenter;
-  if (o.augment) augmenter.emplace(o.augment_params);
+  if (o.augment && !o.shards) augmenter.emplace(o.augment_params);
 
-  TrainingSet train(manifest.split(o.train_split), shape.preprocessing, augmenter ? &*augmenter : nullptr,
-                    o.cache_mb, o.workers, o.quiet);
+  TrainingSet train(o.shards ? shard_source(*o.shards, manifest, o.train_split) : manifest_source(manifest.split(o.train_split)),
+                    shape.preprocessing, augmenter ? &*augmenter : nullptr, o.cache_mb, o.workers, o.quiet);
   if (train.size() < 2) throw Error(o.manifest.string() + ": split '" + o.train_split + "' has fewer than 2 images");
   std::optional<TrainingSet> val;
-  if (!o.val_split.empty()) val.emplace(manifest.split(o.val_split), shape.preprocessing, nullptr, o.cache_mb, o.workers, o.quiet);
+  if (!o.val_split.empty()) {
+    val.emplace(manifest_source(manifest.split(o.val_split)), shape.preprocessing, nullptr, o.cache_mb, o.workers, o.quiet);
+  }
 
   RunContext run{o, manifest, manifest_digest(manifest), device, train, val ? &*val : nullptr, init_metadata, 0};
   spdlog::info("training {} member(s) on {} images ({} classes) on {}, input {}x{}{}", o.ensemble, train.size(),

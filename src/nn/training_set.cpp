@@ -9,23 +9,27 @@
 
 namespace derm {
 
-TrainingSet::TrainingSet(std::vector<ManifestEntry> entries, const Preprocessing& preprocessing,
-                         const Augmenter* augmenter, std::int64_t cache_mb, int workers, bool quiet)
-    : entries_(std::move(entries)), preprocessing_(preprocessing), augmenter_(augmenter), workers_(workers) {
-  labels_.reserve(entries_.size());
-  std::int64_t bytes = 0;
-  for (const auto& e : entries_) {
-    labels_.push_back(e.label_index);
-    // Prepared sources are at most the decoded size; unknown sizes count as the input size.
-    const std::int64_t w = e.width > 0 ? e.width : preprocessing_.input_size;
-    const std::int64_t h = e.height > 0 ? e.height : preprocessing_.input_size;
-    bytes += std::min<std::int64_t>(w * h * 3, std::int64_t{4} * preprocessing_.input_size * preprocessing_.input_size * 3);
+SampleSource manifest_source(const std::vector<ManifestEntry>& entries) {
+  SampleSource source;
+  for (const auto& e : entries) {
+    source.labels.push_back(e.label_index);
+    source.decoded_bytes += std::int64_t{e.width} * e.height * 3;
   }
+  source.load = [entries](std::size_t i) { return read_rgb_image(entries.at(i).path); };
+  return source;
+}
+
+TrainingSet::TrainingSet(SampleSource source, const Preprocessing& preprocessing, const Augmenter* augmenter,
+                         std::int64_t cache_mb, int workers, bool quiet)
+    : source_(std::move(source)), preprocessing_(preprocessing), augmenter_(augmenter), workers_(workers) {
+  // Prepared images are at most about twice the input's side (Augmenter::prepare).
+  const std::int64_t side = 2 * preprocessing_.input_size;
+  const std::int64_t bytes = std::min(source_.decoded_bytes, static_cast<std::int64_t>(size()) * side * side * 3);
   if (bytes > cache_mb * (std::int64_t{1} << 20)) return;
-  cache_.resize(entries_.size());
-  Progress progress("decoding", static_cast<std::int64_t>(entries_.size()), quiet);
-  parallel_for(entries_.size(), workers_, [&](std::size_t i) {
-    cache_[i] = prepared(read_rgb_image(entries_[i].path));
+  cache_.resize(size());
+  Progress progress("decoding", static_cast<std::int64_t>(size()), quiet);
+  parallel_for(size(), workers_, [&](std::size_t i) {
+    cache_[i] = prepared(source_.load(i));
     progress.advance();
   });
   progress.finish();
@@ -37,7 +41,7 @@ cv::Mat TrainingSet::prepared(const cv::Mat& rgb) const {
 
 cv::Mat TrainingSet::source(std::size_t i) const {
   if (!cache_.empty()) return cache_[i];
-  return prepared(read_rgb_image(entries_[i].path));
+  return prepared(source_.load(i));
 }
 
 torch::Tensor TrainingSet::batch(const std::vector<std::size_t>& indices, const std::vector<std::uint64_t>& seeds) const {
@@ -47,8 +51,8 @@ torch::Tensor TrainingSet::batch(const std::vector<std::size_t>& indices, const 
     const cv::Mat src = source(indices.at(k));
     const cv::Mat out = augmenter_ ? augmenter_->apply(src, seeds.at(k)) : src;
     if (out.rows != size || out.cols != size || out.type() != CV_8UC3) {
-      throw Error(entries_[indices[k]].path + ": prepared image is not " + std::to_string(size) + "x" +
-                  std::to_string(size) + " RGB");
+      throw Error("training image " + std::to_string(indices[k]) + ": prepared image is not " +
+                  std::to_string(size) + "x" + std::to_string(size) + " RGB");
     }
     cv::Mat target(size, size, CV_8UC3, images[static_cast<int64_t>(k)].data_ptr<std::uint8_t>());
     out.copyTo(target);

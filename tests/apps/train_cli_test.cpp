@@ -103,5 +103,27 @@ TEST(TrainCli, ResumedRunReachesTheSameWeightsAsAnUninterruptedOne) {
   EXPECT_NE(err.find("other options"), std::string::npos) << err;
 }
 
+TEST(TrainCli, TrainsOnDermAugmentShards) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  std::string out, err;
+  ASSERT_EQ(run_command(quoted(tool_path("derm-augment")) + " --manifest " + quoted(manifest) + " --out " +
+                            quoted(dir / "shards") + " --samples 12 --shard-size 5 --size 75 --threads 1 --quiet",
+                        &out, &err),
+            0)
+      << err;
+  ASSERT_EQ(train(small_run(manifest, dir / "ens", 1, 1) + " --shards " + quoted(dir / "shards"), &err), 0) << err;
+  EXPECT_TRUE(fs::exists(dir / "ens" / "member-1.safetensors"));
+
+  // Shards of another split are refused.
+  ASSERT_EQ(run_command(quoted(tool_path("derm-augment")) + " --manifest " + quoted(manifest) + " --split val --out " +
+                            quoted(dir / "val-shards") + " --samples 4 --size 75 --threads 1 --quiet",
+                        &out, &err),
+            0)
+      << err;
+  EXPECT_NE(train(small_run(manifest, dir / "ens2", 1, 1) + " --shards " + quoted(dir / "val-shards"), &err), 0);
+  EXPECT_NE(err.find("another manifest or split"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace derm::testing
