@@ -89,7 +89,7 @@ time_run() {
   start=$(date +%s%N)
   "$@" >/dev/null
   end=$(date +%s%N)
-  echo "scale=4; ($end - $start) / 1000000000" | bc
+  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.4f\n", (e - s) / 1e9 }'
 }
 
 echo "== timing $RUNS alternating runs of each ($THREADS threads)" >&2

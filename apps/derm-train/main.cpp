@@ -17,6 +17,7 @@ struct CommandLine {
   std::string optimizer = "adamw";
   std::string balance = "sampler";
   std::string select_by = "auc";
+  std::string data_on = "auto";
   bool no_augment = false;
   bool no_resume = false;
   bool no_aux = false;
@@ -104,6 +105,12 @@ int main(int argc, char** argv) {
       ->group("Run");
   app.add_option("--cache-mb", o.cache_mb, "Memory for decoded images (the split is decoded once if it fits)")
       ->capture_default_str()->group("Run");
+  app.add_option("--data-on", cl.data_on,
+                 "Where training images live and are augmented: host (OpenCV per image), device (tensors on the "
+                 "training device, augmented in batches) or auto (device on CUDA when they fit)")
+      ->capture_default_str()->group("Run");
+  app.add_option("--device-cache-mb", o.device_cache_mb, "Device memory for the training images with --data-on auto")
+      ->capture_default_str()->group("Run");
   app.add_flag("--json", cl.json, "Print the final summary as JSON on stdout")->group("Run");
   app.add_flag("-q,--quiet", o.quiet, "No progress or logs on stderr")->group("Run");
 
@@ -115,6 +122,7 @@ int main(int argc, char** argv) {
     o.optimizer = derm::parse_optimizer(cl.optimizer);
     o.balance = derm::parse_class_balance(cl.balance);
     o.select_by = derm::parse_selection_metric(cl.select_by);
+    o.data_placement = derm::parse_data_placement(cl.data_on);
     o.augment = !cl.no_augment;
     o.augment_params = cl.distortions.build();
     o.resume = !cl.no_resume;

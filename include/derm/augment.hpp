@@ -143,6 +143,9 @@ class Augmenter {
   // apply() does this itself; apply(prepare(x), s) == apply(x, s), so a cache of
   // prepared sources saves the work without changing any output.
   cv::Mat prepare(const cv::Mat& rgb) const;
+  // The side of the square a source is shrunk to by prepare(): enough for the
+  // largest stretch.
+  int working_side() const;
 
  private:
   AugmentParams params_;

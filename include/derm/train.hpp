@@ -16,10 +16,16 @@ namespace derm {
 enum class OptimizerKind { sgd, adamw };
 enum class ClassBalance { none, sampler, loss };  // sampler: class-balanced draws; loss: inverse-frequency weights
 enum class SelectionMetric { auc, loss };         // auc: mean one-vs-rest AUC of the positive classes
+// Where the training images live: decoded in host memory and augmented by
+// OpenCV per sample, or as uint8 tensors on the training device (the GPU) and
+// augmented there in batches (derm::TensorAugmenter). auto: on the device when
+// training on CUDA with augmentation and the images fit in device_cache_mb.
+enum class DataPlacement { automatic, device, host };
 
 OptimizerKind parse_optimizer(const std::string& name);
 ClassBalance parse_class_balance(const std::string& name);
 SelectionMetric parse_selection_metric(const std::string& name);
+DataPlacement parse_data_placement(const std::string& name);
 
 struct TrainOptions {
   std::filesystem::path manifest;
@@ -67,6 +73,8 @@ struct TrainOptions {
   int threads = 0;   // network threads on the CPU; 0 = library default
   int workers = 2;   // image decoding/augmentation threads
   std::int64_t cache_mb = 4096;  // decoded training images kept in memory
+  DataPlacement data_placement = DataPlacement::automatic;
+  std::int64_t device_cache_mb = 16384;
   bool quiet = false;
   bool bf16 = true;           // CUDA only: bf16 autocast
   bool channels_last = true;  // CUDA only

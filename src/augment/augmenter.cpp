@@ -14,11 +14,6 @@ namespace derm {
 
 namespace {
 
-// The side of the square a source is shrunk to: enough for the largest stretch.
-int working_side(const AugmentParams& params) {
-  const double zoom = std::max({1.0, params.scale_x.max, params.scale_y.max});
-  return static_cast<int>(std::ceil(params.output_size * zoom));
-}
 
 cv::Rect draw_cutout(int side, double area_fraction, double aspect, double u_x, double u_y) {
   const double area = static_cast<double>(side) * side * area_fraction;
@@ -84,6 +79,11 @@ bool is_neutral(const Lighting& lighting) {
 
 Augmenter::Augmenter(AugmentParams params) : params_(std::move(params)) { params_.validate(); }
 
+int Augmenter::working_side() const {
+  const double zoom = std::max({1.0, params_.scale_x.max, params_.scale_y.max});
+  return static_cast<int>(std::ceil(params_.output_size * zoom));
+}
+
 Distortions Augmenter::draw(std::uint64_t sample_seed) const {
   const AugmentParams& p = params_;
   detail::SampleRng rng(sample_seed);
@@ -116,7 +116,7 @@ Distortions Augmenter::draw(std::uint64_t sample_seed) const {
 
 cv::Mat Augmenter::prepare(const cv::Mat& rgb) const {
   if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("augment: expected a non-empty 8-bit RGB image");
-  const int side = working_side(params_);
+  const int side = working_side();
   int width = rgb.cols;
   int height = rgb.rows;
   if (params_.resize == ResizePolicy::squash) {

@@ -20,6 +20,8 @@
 #include "derm/progress.hpp"
 #include "derm/shard_samples.hpp"
 #include "derm/shards.hpp"
+#include "derm/parallel.hpp"
+#include "derm/tensor_augment.hpp"
 #include "derm/tensor_image.hpp"
 #include "training_set.hpp"
 
@@ -44,6 +46,13 @@ SelectionMetric parse_selection_metric(const std::string& name) {
   if (name == "auc") return SelectionMetric::auc;
   if (name == "loss") return SelectionMetric::loss;
   throw Error("--select-by '" + name + "': expected auc or loss");
+}
+
+DataPlacement parse_data_placement(const std::string& name) {
+  if (name == "auto") return DataPlacement::automatic;
+  if (name == "device") return DataPlacement::device;
+  if (name == "host") return DataPlacement::host;
+  throw Error("--data-on '" + name + "': expected auto, device or host");
 }
 
 namespace {
@@ -78,13 +87,14 @@ void validate(const TrainOptions& o) {
   require(o.workers >= 1, "--workers must be at least 1");
   require(o.threads >= 0, "--threads must be non-negative");
   require(o.cache_mb >= 0, "--cache-mb must be non-negative");
+  require(o.device_cache_mb >= 0, "--device-cache-mb must be non-negative");
   if (o.init) require(fs::is_regular_file(*o.init), o.init->string() + ": no such model file (--init)");
   if (o.shards) require(fs::is_directory(*o.shards), o.shards->string() + ": no such folder (--shards)");
 }
 
 // Everything that determines the trajectory of training: a checkpoint made
 // under other values cannot be resumed.
-json run_identity(const TrainOptions& o, const std::string& manifest_digest, int member) {
+json run_identity(const TrainOptions& o, const std::string& manifest_digest, int member, bool data_on_device) {
   return {{"manifest", manifest_digest},
           {"train_split", o.train_split},
           {"val_split", o.val_split},
@@ -110,6 +120,7 @@ json run_identity(const TrainOptions& o, const std::string& manifest_digest, int
           {"steps_per_epoch", o.steps_per_epoch},
           {"augment", o.augment && !o.shards ? to_json(o.augment_params) : json(nullptr)},
           {"shards", o.shards ? o.shards->string() : ""},
+          {"data_on_device", data_on_device},
           {"select_by", name_of(o.select_by)},
           {"patience", o.patience}};
 }
@@ -341,12 +352,61 @@ fs::path member_file(const fs::path& dir, int member) { return dir / ("member-" 
 fs::path member_record(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".json"); }
 fs::path member_checkpoint(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".checkpoint"); }
 
+// The training images as batches on the training device.
+struct TrainingBatches {
+  std::vector<int> labels;
+  bool on_device = false;
+  // uint8 N x 3 x S x S on the device: images indices[k], augmented with seeds[k].
+  std::function<torch::Tensor(const std::vector<std::size_t>&, const std::vector<std::uint64_t>&)> make;
+};
+
+TrainingBatches host_batches(std::shared_ptr<TrainingSet> set, const torch::Device& device) {
+  TrainingBatches batches;
+  batches.labels = set->labels();
+  batches.make = [set, device](const std::vector<std::size_t>& indices, const std::vector<std::uint64_t>& seeds) {
+    return set->batch(indices, seeds).to(device);
+  };
+  return batches;
+}
+
+// Every image decoded once, made square by the resize policy at the side the
+// augmentation needs (no larger than the largest source), and held on the device.
+TrainingBatches device_batches(const SampleSource& source, const Augmenter& augmenter, ResizePolicy policy,
+                               const torch::Device& device, int workers, bool quiet) {
+  std::vector<cv::Mat> decoded(source.labels.size());
+  Progress progress("decoding to " + device.str(), static_cast<std::int64_t>(decoded.size()), quiet);
+  parallel_for(decoded.size(), workers, [&](std::size_t i) {
+    decoded[i] = source.load(i);
+    progress.advance();
+  });
+  progress.finish();
+  int side = 1;
+  for (const auto& image : decoded) side = std::max({side, image.cols, image.rows});
+  side = std::min(side, augmenter.working_side());
+  auto images = torch::empty({static_cast<int64_t>(decoded.size()), 3, side, side}, torch::kUInt8);
+  parallel_for(decoded.size(), workers, [&](std::size_t i) {
+    images[static_cast<int64_t>(i)].copy_(to_chw_uint8(resize_to_square(decoded[i], side, policy)));
+    decoded[i].release();
+  });
+  TrainingBatches batches;
+  batches.labels = source.labels;
+  batches.on_device = true;
+  auto resident = images.to(device);
+  auto augment = std::make_shared<TensorAugmenter>(augmenter);
+  batches.make = [resident, augment](const std::vector<std::size_t>& indices, const std::vector<std::uint64_t>& seeds) {
+    std::vector<int64_t> rows(indices.begin(), indices.end());
+    const auto selected = resident.index_select(0, torch::tensor(rows, torch::kInt64).to(resident.device()));
+    return augment->apply(selected, seeds);
+  };
+  return batches;
+}
+
 struct RunContext {
   const TrainOptions& options;
   const Manifest& manifest;
   std::string digest;
   torch::Device device;
-  const TrainingSet& train;
+  const TrainingBatches& train;
   const TrainingSet* val;
   std::optional<ModelMetadata> init_metadata;
   std::int64_t steps_this_process = 0;
@@ -354,7 +414,7 @@ struct RunContext {
 
 json train_member(RunContext& run, int member) {
   const TrainOptions& o = run.options;
-  const json identity = run_identity(o, run.digest, member);
+  const json identity = run_identity(o, run.digest, member, run.train.on_device);
   const std::uint64_t member_seed = derive_seed(o.seed, static_cast<std::uint64_t>(member), 0);
   torch::manual_seed(member_seed);
 
@@ -373,7 +433,7 @@ json train_member(RunContext& run, int member) {
   const int head_epochs = o.head_epochs >= 0 ? o.head_epochs : (o.init ? 1 : 0);
   const std::int64_t samples_per_epoch =
       o.steps_per_epoch > 0 ? std::int64_t{o.steps_per_epoch} * o.batch_size
-                            : std::max<std::int64_t>(o.batch_size, static_cast<std::int64_t>(run.train.size()));
+                            : std::max<std::int64_t>(o.batch_size, static_cast<std::int64_t>(run.train.labels.size()));
   const std::int64_t steps_per_epoch = samples_per_epoch / o.batch_size;
   const std::int64_t total_steps = steps_per_epoch * o.epochs;
   const auto warmup_steps = static_cast<std::int64_t>(std::llround(o.warmup_epochs * steps_per_epoch));
@@ -388,9 +448,9 @@ json train_member(RunContext& run, int member) {
   torch::Tensor class_weights;
   if (o.balance == ClassBalance::loss) {
     std::vector<double> counts(metadata.classes.size(), 0.0);
-    for (int label : run.train.labels()) counts[static_cast<std::size_t>(label)] += 1;
+    for (int label : run.train.labels) counts[static_cast<std::size_t>(label)] += 1;
     std::vector<float> w;
-    for (double c : counts) w.push_back(c > 0 ? static_cast<float>(run.train.size() / (counts.size() * c)) : 0.0f);
+    for (double c : counts) w.push_back(c > 0 ? static_cast<float>(run.train.labels.size() / (counts.size() * c)) : 0.0f);
     class_weights = torch::tensor(w).to(run.device);
   }
   auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(o.label_smoothing);
@@ -400,7 +460,7 @@ json train_member(RunContext& run, int member) {
   for (int epoch = state.epoch; epoch < o.epochs && !state.stopped_early; ++epoch) {
     const bool heads_only = epoch < head_epochs;
     trainable_parameters(net, heads_only);
-    const auto order = epoch_order(run.train.labels(), static_cast<int>(metadata.classes.size()),
+    const auto order = epoch_order(run.train.labels, static_cast<int>(metadata.classes.size()),
                                    o.balance == ClassBalance::sampler, static_cast<std::size_t>(samples_per_epoch),
                                    derive_seed(member_seed, static_cast<std::uint64_t>(epoch), 1));
     Progress progress("member " + std::to_string(member) + " epoch " + std::to_string(epoch + 1) + "/" +
@@ -419,9 +479,9 @@ json train_member(RunContext& run, int member) {
       for (std::size_t k = 0; k < indices.size(); ++k) {
         seeds.push_back(derive_seed(member_seed, static_cast<std::uint64_t>(epoch) + 1,
                                     static_cast<std::uint64_t>(step * o.batch_size) + k));
-        labels.push_back(run.train.labels()[indices[k]]);
+        labels.push_back(run.train.labels[indices[k]]);
       }
-      auto x = normalize_batch(run.train.batch(indices, seeds).to(run.device), metadata.preprocessing);
+      auto x = normalize_batch(run.train.make(indices, seeds), metadata.preprocessing);
       if (cuda && o.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
       const auto y = torch::tensor(labels, torch::kInt64).to(run.device);
       // Dropout masks from the step alone, so that a resumed run draws the same ones.
@@ -554,18 +614,33 @@ json train_ensemble(const TrainOptions& options) {
   std::optional<Augmenter> augmenter;
   if (o.augment && !o.shards) augmenter.emplace(o.augment_params);
 
-  TrainingSet train(o.shards ? shard_source(*o.shards, manifest, o.train_split) : manifest_source(manifest.split(o.train_split)),
-                    shape.preprocessing, augmenter ? &*augmenter : nullptr, o.cache_mb, o.workers, o.quiet);
-  if (train.size() < 2) throw Error(o.manifest.string() + ": split '" + o.train_split + "' has fewer than 2 images");
+  SampleSource source =
+      o.shards ? shard_source(*o.shards, manifest, o.train_split) : manifest_source(manifest.split(o.train_split));
+  if (source.labels.size() < 2) {
+    throw Error(o.manifest.string() + ": split '" + o.train_split + "' has fewer than 2 images");
+  }
+  const std::int64_t device_bytes =
+      augmenter ? static_cast<std::int64_t>(source.labels.size()) * 3 * augmenter->working_side() * augmenter->working_side() : 0;
+  const bool on_device =
+      augmenter && (o.data_placement == DataPlacement::device ||
+                    (o.data_placement == DataPlacement::automatic && device.is_cuda() &&
+                     std::min(device_bytes, source.decoded_bytes) <= o.device_cache_mb * (std::int64_t{1} << 20)));
+  const TrainingBatches train =
+      on_device ? device_batches(source, *augmenter, o.resize_policy, device, o.workers, o.quiet)
+                : host_batches(std::make_shared<TrainingSet>(std::move(source), shape.preprocessing,
+                                                             augmenter ? &*augmenter : nullptr, o.cache_mb, o.workers,
+                                                             o.quiet),
+                               device);
   std::optional<TrainingSet> val;
   if (!o.val_split.empty()) {
     val.emplace(manifest_source(manifest.split(o.val_split)), shape.preprocessing, nullptr, o.cache_mb, o.workers, o.quiet);
   }
 
   RunContext run{o, manifest, manifest_digest(manifest), device, train, val ? &*val : nullptr, init_metadata, 0};
-  spdlog::info("training {} member(s) on {} images ({} classes) on {}, input {}x{}{}", o.ensemble, train.size(),
-               manifest.classes.size(), device.str(), o.input_size, o.input_size,
-               o.input_size != o.backbone_size ? " with the learned-resizer stem" : "");
+  spdlog::info("training {} member(s) on {} images ({} classes) on {}, input {}x{}{}, augmentation {}", o.ensemble,
+               train.labels.size(), manifest.classes.size(), device.str(), o.input_size, o.input_size,
+               o.input_size != o.backbone_size ? " with the learned-resizer stem" : "",
+               !augmenter ? "off" : on_device ? "on the device" : "on the host");
   json members = json::array();
   json member_names = json::array();
   for (int member = 1; member <= o.ensemble; ++member) {
@@ -582,7 +657,8 @@ json train_ensemble(const TrainOptions& options) {
   write_file_atomically(o.out_dir / kEnsembleFile, [&](std::ostream& out) { out << ensemble.dump(2) << "\n"; });
   json summary{{"ensemble", fs::absolute(o.out_dir).string()},
                {"classes", manifest.classes},
-               {"train_images", train.size()},
+               {"train_images", train.labels.size()},
+               {"augmentation", !augmenter ? "off" : on_device ? "device" : "host"},
                {"val_images", val ? val->size() : 0},
                {"device", device.str()},
                {"members", members}};

@@ -35,6 +35,21 @@ TEST(ReadRgbImage, ReturnsRgbOrderAndSize) {
   EXPECT_EQ(px[2], 30);
 }
 
+TEST(ReadRgbImage, AppliesTheExifOrientation) {
+  // 64x32 as stored, red left half, blue right half, EXIF orientation 6: shown
+  // rotated 90 degrees clockwise, 32x64 with red on top.
+  const cv::Mat read = read_rgb_image(std::string(DERM_SOURCE_DIR) + "/tests/fixtures/exif_orientation_6.jpg",
+                                      ImageReadOptions{16});
+  ASSERT_EQ(read.cols, 32);
+  ASSERT_EQ(read.rows, 64);
+  const auto top = read.at<cv::Vec3b>(8, 16);
+  const auto bottom = read.at<cv::Vec3b>(56, 16);
+  EXPECT_GT(top[0], 150);     // red
+  EXPECT_LT(top[2], 100);
+  EXPECT_GT(bottom[2], 150);  // blue
+  EXPECT_LT(bottom[0], 100);
+}
+
 TEST(ReadRgbImage, SixteenBitIsScaledToEightBit) {
   TempDir dir;
   cv::Mat bgr16(40, 40, CV_16UC3, cv::Scalar(0, 257 * 100, 65535));
