@@ -1,11 +1,9 @@
 #include "derm/prep.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <numeric>
 #include <set>
-#include <thread>
 #include <unordered_map>
 
 #include <opencv2/imgcodecs.hpp>
@@ -16,6 +14,7 @@
 #include "derm/error.hpp"
 #include "derm/grouped_split.hpp"
 #include "derm/perceptual_hash.hpp"
+#include "derm/parallel.hpp"
 #include "derm/progress.hpp"
 #include "derm/sha256.hpp"
 
@@ -88,18 +87,10 @@ void check_image(Candidate* c, const PrepOptions& options) {
 
 void check_all(std::vector<Candidate>* candidates, const PrepOptions& options) {
   Progress progress("checking images", static_cast<std::int64_t>(candidates->size()), options.quiet);
-  std::atomic<std::size_t> next{0};
-  const auto work = [&] {
-    for (std::size_t i = next++; i < candidates->size(); i = next++) {
-      check_image(&(*candidates)[i], options);
-      progress.advance();
-    }
-  };
-  const int threads = std::max(1, options.threads);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& thread : pool) thread.join();
+  parallel_for(candidates->size(), options.threads, [&](std::size_t i) {
+    check_image(&(*candidates)[i], options);
+    progress.advance();
+  });
   progress.finish();
 }
 

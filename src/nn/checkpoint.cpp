@@ -79,7 +79,8 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Error(path.string() + ": unreadable checkpoint (" + std::string(e.what()).substr(0, 200) +
+    const std::string reason = e.what();
+    throw Error(path.string() + ": unreadable checkpoint (" + reason.substr(0, reason.find('\n')) +
                 "); delete it or use --no-resume");
   }
 }

@@ -208,15 +208,13 @@ Model initial_model(const TrainOptions& o, const ModelMetadata& metadata) {
   return model;
 }
 
-std::vector<torch::Tensor> trainable_parameters(InceptionV3& net, bool heads_only) {
-  std::vector<torch::Tensor> chosen;
+// Only the classifier heads learn in the head-only stage.
+void set_trainable(InceptionV3& net, bool heads_only) {
   const auto heads = net->head_parameters();
   for (auto& p : net->parameters()) {
     const bool is_head = std::any_of(heads.begin(), heads.end(), [&](const torch::Tensor& h) { return h.is_same(p); });
     p.set_requires_grad(!heads_only || is_head);
-    if (!heads_only || is_head) chosen.push_back(p);
   }
-  return chosen;
 }
 
 // Head-only stage: the backbone's BatchNorm statistics stay as loaded.
@@ -459,7 +457,7 @@ json train_member(RunContext& run, int member) {
   std::ofstream log(o.out_dir / "train-log.jsonl", std::ios::app);
   for (int epoch = state.epoch; epoch < o.epochs && !state.stopped_early; ++epoch) {
     const bool heads_only = epoch < head_epochs;
-    trainable_parameters(net, heads_only);
+    set_trainable(net, heads_only);
     const auto order = epoch_order(run.train.labels, static_cast<int>(metadata.classes.size()),
                                    o.balance == ClassBalance::sampler, static_cast<std::size_t>(samples_per_epoch),
                                    derive_seed(member_seed, static_cast<std::uint64_t>(epoch), 1));
