@@ -466,9 +466,28 @@ json train_member(RunContext& run, int member) {
                       steps_per_epoch * o.batch_size, o.quiet);
     progress.advance(std::int64_t{state.step_in_epoch} * o.batch_size);
     const auto epoch_start = std::chrono::steady_clock::now();
-    double& loss_sum = state.epoch_loss_sum;
-    int& loss_count = state.epoch_loss_count;
     const int steps_before = state.step_in_epoch;
+    // Losses are summed on the device and read back only every few steps (a
+    // read waits for the GPU); the read points depend on the step alone, so a
+    // resumed run adds the same partial sums in the same order.
+    constexpr std::int64_t kLossReadEvery = 16;
+    auto pending_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(run.device));
+    int pending_count = 0;
+    const auto read_losses = [&] {
+      if (pending_count == 0) return;
+      const double sum = pending_loss.item<double>();
+      if (!std::isfinite(sum)) {
+        throw Error("member " + std::to_string(member) + ": training diverged (loss " + std::to_string(sum) +
+                    " before step " + std::to_string(state.global_step) + "); lower --lr");
+      }
+      state.epoch_loss_sum += sum;
+      state.epoch_loss_count += pending_count;
+      pending_loss.zero_();
+      pending_count = 0;
+      char note[64];
+      std::snprintf(note, sizeof note, "loss %.4f", state.epoch_loss_sum / state.epoch_loss_count);
+      progress.set_note(note);
+    };
     for (std::int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
       set_training_mode(net, heads_only);
       std::vector<std::size_t> indices(order.begin() + step * o.batch_size, order.begin() + (step + 1) * o.batch_size);
@@ -499,34 +518,28 @@ json train_member(RunContext& run, int member) {
       optimizer->zero_grad();
       loss.backward();
       optimizer->step();
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
-        throw Error("member " + std::to_string(member) + ": training diverged (loss " + std::to_string(loss_value) +
-                    " at step " + std::to_string(state.global_step) + "); lower --lr");
-      }
-      loss_sum += loss_value;
-      ++loss_count;
+      pending_loss += loss.detach().to(torch::kFloat64);
+      ++pending_count;
       ++state.global_step;
       state.step_in_epoch = static_cast<int>(step + 1);
       ++run.steps_this_process;
-      char note[64];
-      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / loss_count);
-      progress.set_note(note);
       progress.advance(o.batch_size);
-      if (o.checkpoint_every > 0 && state.global_step % o.checkpoint_every == 0 && step + 1 < steps_per_epoch) {
-        save_checkpoint(checkpoint, *net, *optimizer, state, identity);
-      }
+      const bool checkpoint_now =
+          o.checkpoint_every > 0 && state.global_step % o.checkpoint_every == 0 && step + 1 < steps_per_epoch;
+      if (state.global_step % kLossReadEvery == 0 || checkpoint_now) read_losses();
+      if (checkpoint_now) save_checkpoint(checkpoint, *net, *optimizer, state, identity);
       if (o.stop_after_steps > 0 && run.steps_this_process >= o.stop_after_steps) {
         throw TrainingInterrupted("stopped after " + std::to_string(run.steps_this_process) + " steps (--stop-after-steps)");
       }
     }
+    read_losses();
     progress.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
 
     json record{{"member", member},
                 {"epoch", epoch + 1},
                 {"stage", heads_only ? "heads" : "all"},
-                {"train_loss", loss_count ? json(loss_sum / loss_count) : json(nullptr)},
+                {"train_loss", state.epoch_loss_count ? json(state.epoch_loss_sum / state.epoch_loss_count) : json(nullptr)},
                 {"lr", learning_rate(o.lr, std::max<std::int64_t>(0, state.global_step - 1), warmup_steps, total_steps)},
                 {"images_per_second", (state.step_in_epoch - steps_before) * o.batch_size / seconds},
                 {"seconds", seconds}};
@@ -540,7 +553,8 @@ json train_member(RunContext& run, int member) {
       metric = (o.select_by == SelectionMetric::auc && !std::isnan(v.mean_auc)) ? v.mean_auc : -v.loss;
       if (!o.quiet) {
         spdlog::info("member {} epoch {}: train loss {:.4f}, val loss {:.4f}, val accuracy {:.3f}, val mean AUC {}",
-                     member, epoch + 1, loss_count ? loss_sum / loss_count : 0.0, v.loss, v.accuracy,
+                     member, epoch + 1, state.epoch_loss_count ? state.epoch_loss_sum / state.epoch_loss_count : 0.0,
+                     v.loss, v.accuracy,
                      std::isnan(v.mean_auc) ? std::string("n/a") : std::to_string(v.mean_auc));
       }
     } else {

@@ -1,0 +1,198 @@
+// Single-image forward latency of a derm model: what derm-classify's network
+// call costs once the image is prepared, on the CPU or a GPU.
+//
+//   derm_bench_forward_latency MODEL.safetensors [--device cuda] [--size 700] [--iterations 100]
+//       [--warmup 20] [--batch 1] [--bf16] [--channels-last] [--cudnn-benchmark] [--threads N]
+//
+// The model is loaded as derm-classify loads it (derm::load_model, eval mode on
+// --device) and run under c10::InferenceMode, as derm::Classifier does. The input
+// is a fixed pattern (the same as bench/pytorch_latency_baseline.py's), already
+// normalised and on the device, so only the network is timed. --warmup untimed
+// passes, then --iterations timed ones, each bracketed by a device
+// synchronisation (torch::cuda::synchronize on CUDA). Prints one JSON object:
+// median_ms, p90_ms, mean_ms, min_ms, images_per_second (batch / median),
+// device, dtype, and the logits of the first image (to compare with the baseline).
+//
+// Defaults are derm-classify's own settings: fp32, contiguous (NCHW) input,
+// cuDNN benchmark off. --bf16 runs under bf16 autocast as training does;
+// --channels-last and --cudnn-benchmark are what-if switches.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include <ATen/autocast_mode.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include "derm/model_io.hpp"
+#include "derm/tensor_image.hpp"
+
+namespace {
+
+// bf16 autocast for one device type (CPU or CUDA), on LibTorch 1.13 and 2.x.
+class Autocast {
+ public:
+  Autocast(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_dtype(type, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type, true);
+#else
+    if (cuda_) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+#endif
+  }
+  ~Autocast() {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
+#else
+    if (cuda_) {
+      at::autocast::set_enabled(false);
+    } else {
+      at::autocast::set_cpu_enabled(false);
+    }
+#endif
+    at::autocast::clear_cache();
+  }
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
+
+ private:
+  bool enabled_;
+  bool cuda_;
+};
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+}
+
+// Nearest-rank percentile of sorted values.
+double percentile(const std::vector<double>& sorted, double p) {
+  const auto n = sorted.size();
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(n)));
+  return sorted[std::min(n - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+double median(const std::vector<double>& sorted) {
+  const auto n = sorted.size();
+  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Times batch-1 forward passes of a derm model (derm-classify's network call) on a device",
+               "derm_bench_forward_latency"};
+  std::string model_path, device_name = "auto";
+  int size = 0, iterations = 100, warmup = 20, batch = 1, threads = 0;
+  bool bf16 = false, channels_last = false, cudnn_benchmark = false;
+  app.add_option("model", model_path, "derm model file (.safetensors)")->required();
+  app.add_option("--device", device_name, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  app.add_option("--size", size, "Input side in pixels (0: the model's input size)")->capture_default_str();
+  app.add_option("--iterations", iterations, "Timed forward passes")->capture_default_str();
+  app.add_option("--warmup", warmup, "Untimed forward passes first")->capture_default_str();
+  app.add_option("--batch", batch, "Images per forward pass")->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads for the network (0: library default)")->capture_default_str();
+  app.add_flag("--bf16", bf16, "bf16 autocast (default: fp32, as derm-classify)");
+  app.add_flag("--channels-last", channels_last, "Channels-last weights and input (default: as derm-classify, off)");
+  app.add_flag("--cudnn-benchmark", cudnn_benchmark, "cuDNN autotuning (default: as derm-classify, off)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (iterations < 1 || warmup < 0 || batch < 1 || threads < 0 || (size != 0 && size < 32)) {
+      throw std::runtime_error("--iterations and --batch must be >= 1, --warmup and --threads >= 0, --size >= 32");
+    }
+    if (threads > 0) torch::set_num_threads(threads);
+    const torch::Device device = derm::parse_device(device_name);
+    if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(cudnn_benchmark);
+
+    derm::Model model = derm::load_model(model_path, device);
+    auto& net = model.network;
+    net->eval();
+    if (channels_last) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : net->parameters()) {
+        if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+      }
+    }
+    if (size == 0) size = model.metadata.preprocessing.input_size;
+
+    c10::InferenceMode inference_mode;
+    // The same fixed pattern as pytorch_latency_baseline.py: values in [-1, 1).
+    torch::Tensor x = torch::arange(std::int64_t{3} * size * size, torch::kFloat32)
+                          .remainder(251.0)
+                          .div(125.0)
+                          .sub(1.0)
+                          .reshape({1, 3, size, size})
+                          .expand({batch, 3, size, size})
+                          .contiguous()
+                          .to(device);
+    if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+
+    torch::Tensor logits;
+    for (int i = 0; i < warmup; ++i) {
+      Autocast cast(bf16, device);
+      logits = net->forward(x);
+    }
+    synchronize(device);
+    std::vector<double> ms;
+    ms.reserve(static_cast<std::size_t>(iterations));
+    for (int i = 0; i < iterations; ++i) {
+      synchronize(device);
+      const auto start = std::chrono::steady_clock::now();
+      {
+        Autocast cast(bf16, device);
+        logits = net->forward(x);
+      }
+      synchronize(device);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    const auto first = logits[0].to(torch::kFloat32).cpu().contiguous();
+    std::vector<double> first_logits(first.data_ptr<float>(), first.data_ptr<float>() + first.numel());
+    double sum = 0;
+    for (double v : ms) sum += v;
+    std::sort(ms.begin(), ms.end());
+    const double median_ms = median(ms);
+
+    nlohmann::json out{{"tool", "derm_bench_forward_latency"},
+                       {"implementation", "derm (LibTorch C++)"},
+                       {"libtorch_version", TORCH_VERSION},
+                       {"model", model_path},
+                       {"device", device.str()},
+                       {"dtype", bf16 ? "bf16-autocast" : "fp32"},
+                       {"channels_last", channels_last},
+                       {"cudnn_benchmark", device.is_cuda() && cudnn_benchmark},
+                       {"threads", device.is_cuda() ? 0 : torch::get_num_threads()},
+                       {"size", size},
+                       {"batch", batch},
+                       {"warmup", warmup},
+                       {"iterations", iterations},
+                       {"median_ms", median_ms},
+                       {"p90_ms", percentile(ms, 90)},
+                       {"mean_ms", sum / static_cast<double>(ms.size())},
+                       {"min_ms", ms.front()},
+                       {"max_ms", ms.back()},
+                       {"images_per_second", 1000.0 * batch / median_ms},
+                       {"logits", first_logits}};
+    std::puts(out.dump().c_str());
+    return 0;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "derm_bench_forward_latency: error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "derm_bench_forward_latency: error: %s\n", e.what());
+    return 1;
+  }
+}
