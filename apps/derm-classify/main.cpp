@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
                  "Test-time augmentation views averaged: 1 (none), 2 (+mirror), 4 (+flips), 8 (+rotations)")
       ->check(CLI::IsMember({1, 2, 4, 8}))
       ->capture_default_str();
+  app.add_option("-j,--workers", r.workers, "Image decoding threads")->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("-q,--quiet", r.quiet, "No progress or warnings on stderr");
 
   return derm::cli::run_tool(app, argc, argv, [&] {

@@ -19,6 +19,7 @@ struct ClassifyRequest {
   std::vector<std::filesystem::path> images;
   int batch_size = 8;
   int tta_views = 1;
+  int workers = 2;     // image decoding threads
   bool quiet = false;  // no progress on stderr
 };
 

@@ -69,15 +69,20 @@ ClassifyResult classify_images(const ClassifyRequest& request) {
     const std::size_t end = std::min(request.images.size(), start + request.batch_size);
     std::vector<cv::Mat> batch;
     std::vector<ImageVerdict*> batch_verdicts;
-    for (std::size_t i = start; i < end; ++i) {
-      ImageVerdict& verdict = result.images[i];
-      verdict.image = request.images[i];
+    std::vector<cv::Mat> decoded(end - start);
+    parallel_for(decoded.size(), request.workers, [&](std::size_t k) {
+      ImageVerdict& verdict = result.images[start + k];
+      verdict.image = request.images[start + k];
       try {
-        batch.push_back(read_rgb_image(verdict.image));
-        batch_verdicts.push_back(&verdict);
+        decoded[k] = read_rgb_image(verdict.image);
       } catch (const Error& e) {
         verdict.error = e.what();
       }
+    });
+    for (std::size_t k = 0; k < decoded.size(); ++k) {
+      if (decoded[k].empty()) continue;
+      batch.push_back(decoded[k]);
+      batch_verdicts.push_back(&result.images[start + k]);
     }
     const auto outputs = classifier.classify(batch, request.tta_views);
     for (std::size_t k = 0; k < outputs.size(); ++k) batch_verdicts[k]->members = outputs[k];
