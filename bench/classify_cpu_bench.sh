@@ -93,6 +93,7 @@ time_run() {
 }
 
 echo "== timing $RUNS alternating runs of each ($THREADS threads)" >&2
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 BASE_TIMES=()
 OURS_TIMES=()
 for ((i = 1; i <= RUNS; i++)); do
@@ -104,10 +105,10 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 
 mkdir -p "$(dirname "$OUT")"
-"$PY" - "$OUT" "$THREADS" "$RUNS" "$MAX_DIFF" "$IMAGE" "$CLASSIFY" "${BASE_TIMES[*]}" "${OURS_TIMES[*]}" <<'EOF'
+"$PY" - "$OUT" "$THREADS" "$RUNS" "$MAX_DIFF" "$IMAGE" "$CLASSIFY" "${BASE_TIMES[*]}" "${OURS_TIMES[*]}" "$LOAD_START" <<'EOF'
 import json, os, platform, statistics, subprocess, sys, datetime
 import PIL, numpy, torch, torchvision
-out, threads, runs, max_diff, image, classify, base, ours = sys.argv[1:9]
+out, threads, runs, max_diff, image, classify, base, ours, load_start = sys.argv[1:10]
 base = [float(t) for t in base.split()]
 ours = [float(t) for t in ours.split()]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
@@ -121,6 +122,7 @@ result = {
     "benchmark": "end-to-end CPU classification of one 700x700 PNG, process start to answer",
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "machine": {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+                "load_average_at_start": [float(x) for x in load_start.split()],
                 "load_average_at_end": [float(x) for x in load]},
     "threads": int(threads), "runs": int(runs),
     "model": "random, BatchNorm-calibrated inception_v3: 700x700 input, learned-resizer stem to 299, 3 classes, no aux head",
@@ -139,7 +141,8 @@ with open(tmp, "w") as f:
     json.dump(result, f, indent=2)
     f.write("\n")
 os.replace(tmp, out)
-print(f"machine: {os.cpu_count()} x {cpu}, {threads} threads, {runs} runs each, load average {' '.join(load)}")
+print(f"machine: {os.cpu_count()} x {cpu}, {threads} threads, {runs} runs each, "
+      f"load average {load_start} at start, {' '.join(load)} at end (other work on the machine skews the times)")
 print(f"baseline (PyTorch {torch.__version__} eager): median {b_med:.3f} s, min {min(base):.3f} s")
 print(f"ours     (derm-classify):        median {o_med:.3f} s, min {min(ours):.3f} s")
 print(f"ratio baseline/ours: median x{b_med / o_med:.2f}, min x{min(base) / min(ours):.2f}")

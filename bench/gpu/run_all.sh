@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# Issue 5's GPU benchmarks in one command, from a fresh checkout on the device
+# machine (see bench/gpu/README.md for the exact device call):
+#
+#   bash bench/gpu/run_all.sh
+#
+# 1. Unpacks .devkit.tar.xz (when present and not yet unpacked), sources
+#    .devkit/env.sh, configures build-gpu (Release, no tests) and builds only
+#    derm-prep, derm-train, derm-model and derm_bench_forward_latency.
+# 2. Makes synthetic data: N random 768x768 PNGs (make_synthetic_images.py),
+#    a derm-prep manifest of them, and an untrained 700->299 model (derm-model create).
+# 3. Measures, each of ours right before its baseline on the same GPU:
+#    latency  derm_bench_forward_latency vs pytorch_latency_baseline.py
+#             (batch 1, 700x700, fp32, the same model file; ratio = baseline ms / ours ms, target >= 3)
+#    train    derm-train (--epochs 2 --steps-per-epoch S --data-on device, epoch 2's images/s)
+#             vs pytorch_train_baseline.py (S warm-up + S timed steps), at 700 with the
+#             stem and at 299 without; ratio = ours / baseline, target >= 1.5 at 700.
+# 4. Prints a table and writes <prefix>_latency.json, <prefix>_train.json (and the
+#    logs) to the results folder and, when $OUT is set, to $OUT.
+#
+# Environment (defaults for cuda / for the cpu smoke test):
+#   DERM_BENCH_DEVICE    cuda | cpu                       (cuda)
+#   DERM_BENCH_BUILD     existing build folder to use     (empty: configure + build build-gpu)
+#   DERM_BENCH_PYTHON    python with torch + torchvision  (first of python3, /usr/bin/python3 that has them)
+#   DERM_BENCH_SIZE      training/latency input side      (700 / 128)
+#   DERM_BENCH_BACKBONE  backbone side behind the stem    (299 / 75)
+#   DERM_BENCH_SMALL     input side of the stem-less run  (299 / 75)
+#   DERM_BENCH_BATCH     training batch                   (64 / 4)
+#   DERM_BENCH_STEPS     timed (and warm-up) steps        (30 / 3)
+#   DERM_BENCH_LAT_ITERS, DERM_BENCH_LAT_WARMUP           (100, 20 / 5, 2)
+#   DERM_BENCH_IMAGES, DERM_BENCH_IMAGE_SIDE              (128, 768 / 16, 160)
+#   DERM_BENCH_THREADS   CPU threads (cpu only)           (nproc)
+#   DERM_BENCH_RESULTS   results folder                   (bench/results / <build>/bench-smoke)
+#   DERM_BENCH_DEADLINE  seconds after start past which no new measurement starts (480 / 3600)
+#   DERM_BENCH_STEP_TIMEOUT  seconds per measurement      (150 / 900)
+# Exit code: 0 when every measurement ran, 1 otherwise (partial results are still written).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT" || exit 1
+START=$SECONDS
+DEVICE=${DERM_BENCH_DEVICE:-cuda}
+case $DEVICE in
+  cuda)
+    d_size=700 d_backbone=299 d_small=299 d_batch=64 d_steps=30 d_iters=100 d_warm=20 d_images=128 d_side=768
+    d_deadline=480 d_timeout=150 prefix=gpu ;;
+  cpu)
+    d_size=128 d_backbone=75 d_small=75 d_batch=4 d_steps=3 d_iters=5 d_warm=2 d_images=16 d_side=160
+    d_deadline=3600 d_timeout=900 prefix=cpu_smoke ;;
+  *) echo "run_all.sh: DERM_BENCH_DEVICE must be cuda or cpu, got '$DEVICE'" >&2; exit 2 ;;
+esac
+SIZE=${DERM_BENCH_SIZE:-$d_size}
+BACKBONE=${DERM_BENCH_BACKBONE:-$d_backbone}
+SMALL=${DERM_BENCH_SMALL:-$d_small}
+BATCH=${DERM_BENCH_BATCH:-$d_batch}
+STEPS=${DERM_BENCH_STEPS:-$d_steps}
+LAT_ITERS=${DERM_BENCH_LAT_ITERS:-$d_iters}
+LAT_WARMUP=${DERM_BENCH_LAT_WARMUP:-$d_warm}
+IMAGES=${DERM_BENCH_IMAGES:-$d_images}
+IMAGE_SIDE=${DERM_BENCH_IMAGE_SIDE:-$d_side}
+DEADLINE=${DERM_BENCH_DEADLINE:-$d_deadline}
+STEP_TIMEOUT=${DERM_BENCH_STEP_TIMEOUT:-$d_timeout}
+THREADS=${DERM_BENCH_THREADS:-$(nproc)}
+BUILD=${DERM_BENCH_BUILD:-}
+
+log() { printf '[run_all %4ds] %s\n' $((SECONDS - START)) "$*" >&2; }
+
+# ---- 1. build -------------------------------------------------------------
+BUILD_SECONDS=0
+if [[ -z $BUILD ]]; then
+  BUILD=$ROOT/build-gpu
+  if [[ -f .devkit.tar.xz && ! -f .devkit/env.sh ]]; then
+    log "unpacking .devkit.tar.xz"
+    tar xJf .devkit.tar.xz || { echo "run_all.sh: cannot unpack .devkit.tar.xz" >&2; exit 1; }
+  fi
+  if [[ -f .devkit/env.sh ]]; then
+    # shellcheck disable=SC1091
+    source .devkit/env.sh
+  else
+    log "no .devkit/env.sh: building against whatever find_package finds"
+  fi
+  mkdir -p "$BUILD"
+  log "configuring and building $BUILD (log: $BUILD/run_all-build.log)"
+  b0=$SECONDS
+  if ! { cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDERM_BUILD_TESTS=OFF -DDERM_BUILD_BENCH=ON &&
+         cmake --build "$BUILD" -j "$(nproc)" --target derm-prep derm-train derm-model derm_bench_forward_latency; } \
+       >"$BUILD/run_all-build.log" 2>&1; then
+    tail -n 60 "$BUILD/run_all-build.log" >&2
+    [[ -n ${OUT:-} ]] && cp "$BUILD/run_all-build.log" "$OUT/" 2>/dev/null
+    echo "run_all.sh: the build failed (log above)" >&2
+    exit 1
+  fi
+  BUILD_SECONDS=$((SECONDS - b0))
+  log "built in ${BUILD_SECONDS}s"
+fi
+BUILD=$(cd "$BUILD" && pwd)
+PREP=$BUILD/apps/derm-prep/derm-prep
+TRAIN=$BUILD/apps/derm-train/derm-train
+MODEL=$BUILD/apps/derm-model/derm-model
+LATENCY=$BUILD/bench/derm_bench_forward_latency
+for exe in "$PREP" "$TRAIN" "$MODEL" "$LATENCY"; do
+  [[ -x $exe ]] || { echo "run_all.sh: $exe missing (build derm-prep derm-train derm-model derm_bench_forward_latency)" >&2; exit 1; }
+done
+
+PY=${DERM_BENCH_PYTHON:-}
+if [[ -z $PY ]]; then
+  for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c 'import torch, torchvision' >/dev/null 2>&1; then PY=$candidate; break; fi
+  done
+fi
+[[ -n $PY ]] || { echo "run_all.sh: no python with torch and torchvision (set DERM_BENCH_PYTHON)" >&2; exit 1; }
+if [[ $DEVICE == cuda ]] && ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  echo "run_all.sh: $PY's torch sees no CUDA device" >&2; exit 1
+fi
+
+RESULTS=${DERM_BENCH_RESULTS:-}
+if [[ -z $RESULTS ]]; then
+  if [[ $DEVICE == cuda ]]; then RESULTS=$ROOT/bench/results; else RESULTS=$BUILD/bench-smoke; fi
+fi
+mkdir -p "$RESULTS"
+WORK=$BUILD/bench-work-$DEVICE
+rm -rf "$WORK"
+mkdir -p "$WORK/logs"
+
+{
+  echo "device=$DEVICE size=$SIZE backbone=$BACKBONE small=$SMALL batch=$BATCH steps=$STEPS"
+  echo "latency_iterations=$LAT_ITERS latency_warmup=$LAT_WARMUP images=$IMAGES image_side=$IMAGE_SIDE"
+  echo "build=$BUILD build_seconds=$BUILD_SECONDS python=$(command -v "$PY")"
+  "$PY" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__, "cuda", torch.version.cuda)'
+  if [[ $DEVICE == cuda ]]; then nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1; fi
+} >"$WORK/environment.txt"
+cat "$WORK/environment.txt" >&2
+
+cpu_threads=()
+py_cpu=()
+if [[ $DEVICE == cpu ]]; then
+  cpu_threads=(--threads "$THREADS")
+  py_cpu=(--threads "$THREADS" --fp32 --no-channels-last)  # derm-train uses autocast and channels_last on CUDA only
+fi
+
+FAILED=0
+# measure NAME OUTFILE COMMAND...: runs it under a timeout, stdout to OUTFILE, stderr to logs/NAME.log.
+measure() {
+  local name=$1 outfile=$2
+  shift 2
+  if ((SECONDS - START > DEADLINE)); then
+    log "$name: skipped (past the ${DEADLINE}s deadline)"
+    FAILED=1
+    return 1
+  fi
+  log "$name: $*"
+  local t0=$SECONDS
+  timeout "$STEP_TIMEOUT" "$@" >"$outfile" 2>"$WORK/logs/$name.log"
+  local rc=$?
+  if ((rc != 0)); then
+    log "$name: FAILED (exit $rc after $((SECONDS - t0))s); last lines of its log:"
+    tail -n 15 "$WORK/logs/$name.log" >&2
+    rm -f "$outfile"
+    FAILED=1
+    return 1
+  fi
+  log "$name: done in $((SECONDS - t0))s"
+}
+
+# derm-train's epoch 2 record (steady state: epoch 1 warmed up cuDNN and the caches).
+train_ours() {
+  local name=$1 size=$2 backbone=$3
+  local out=$WORK/$name
+  if measure "$name" "$WORK/$name.stdout" "$TRAIN" --manifest "$WORK/manifest.csv" --out "$out" \
+      --input-size "$size" --backbone-size "$backbone" --epochs 2 --steps-per-epoch "$STEPS" \
+      --batch-size "$BATCH" --ensemble 1 --data-on device --no-resume --val-split "" \
+      --device "$DEVICE" --workers 4 --quiet "${cpu_threads[@]}"; then
+    tail -n 1 "$out/train-log.jsonl" >"$WORK/$name.json"
+  fi
+}
+
+finish() {
+  "$PY" - "$WORK" "$RESULTS" "$prefix" "$DEVICE" "$SIZE" "$BACKBONE" "$SMALL" "$BATCH" "$STEPS" "$BUILD_SECONDS" <<'EOF'
+import json, os, sys, time
+work, results, prefix, device, size, backbone, small, batch, steps, build_seconds = sys.argv[1:]
+def load(name):
+    try:
+        with open(os.path.join(work, name + ".json")) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+env = open(os.path.join(work, "environment.txt")).read().strip().splitlines()
+common = {"device": device, "environment": env, "build_seconds": int(build_seconds),
+          "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+          "note": "CPU SMOKE TEST at tiny sizes, not a result" if device == "cpu" else "measured by bench/gpu/run_all.sh"}
+rows = []
+
+lo, lb = load("latency_ours"), load("latency_baseline")
+latency = dict(common, benchmark="single-image forward latency (derm-classify's network call)",
+               size=int(size), ours=lo, baseline=lb, target_ratio=3.0, ratio=None, max_rel_logit_diff=None)
+if lo and lb:
+    latency["ratio"] = lb["median_ms"] / lo["median_ms"]
+    scale = max(abs(v) for v in lb["logits"]) or 1.0
+    latency["max_rel_logit_diff"] = max(abs(a - b) for a, b in zip(lo["logits"], lb["logits"])) / scale
+rows.append(("latency b1 %s fp32 (ms, median)" % size, lb and lb["median_ms"], lo and lo["median_ms"],
+             latency["ratio"], 3.0))
+
+train = dict(common, benchmark="training throughput (images/s), derm-train vs PyTorch eager",
+             batch=int(batch), steps=int(steps), runs={})
+for key, name, s, b, target in (("stem", "train_stem", size, backbone, 1.5), ("plain", "train_plain", small, small, None)):
+    o, p = load(name + "_ours"), load(name + "_baseline")
+    run = {"input_size": int(s), "backbone_size": int(b), "stem": s != b, "ours": o, "baseline": p,
+           "ratio": (o["images_per_second"] / p["images_per_second"]) if o and p else None, "target_ratio": target}
+    train["runs"]["%s_%s" % (s, key)] = run
+    rows.append(("train %s%s bs%s (img/s)" % (s, "->%s stem" % b if s != b else "", batch),
+                 p and p["images_per_second"], o and o["images_per_second"], run["ratio"], target))
+
+for name, doc in (("latency", latency), ("train", train)):
+    path = os.path.join(results, "%s_%s.json" % (prefix, name))
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+fmt = lambda v: "-" if v is None else ("%.2f" % v if v < 100 else "%.0f" % v)
+lines = ["", ("CPU SMOKE TEST (tiny sizes; NOT a result)" if device == "cpu" else "GPU benchmarks (issue 5)")
+         + " -- " + (env[3] if len(env) > 3 else ""),
+         "%-34s %12s %12s %8s %8s" % ("measurement", "baseline", "derm", "ratio", "target")]
+for label, base, ours, ratio, target in rows:
+    lines.append("%-34s %12s %12s %8s %8s" % (label, fmt(base), fmt(ours),
+                                             "-" if ratio is None else "%.2fx" % ratio,
+                                             "-" if target is None else ">=%.1fx" % target))
+if latency["max_rel_logit_diff"] is not None:
+    lines.append("latency logits, max |derm - baseline| / max |baseline|: %.2e" % latency["max_rel_logit_diff"])
+lines.append("ratios: latency = baseline ms / derm ms; training = derm img/s / baseline img/s")
+lines.append("results: " + ", ".join(os.path.join(results, "%s_%s.json" % (prefix, n)) for n in ("latency", "train")))
+print("\n".join(lines))
+with open(os.path.join(work, "table.txt"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+EOF
+  if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
+    cp "$RESULTS/${prefix}_latency.json" "$RESULTS/${prefix}_train.json" "$WORK/environment.txt" "$OUT/" 2>/dev/null
+    [[ -f $WORK/table.txt ]] && cp "$WORK/table.txt" "$OUT/${prefix}_table.txt"
+    mkdir -p "$OUT/logs" && cp "$WORK"/logs/*.log "$OUT/logs/" 2>/dev/null
+    [[ -f $BUILD/run_all-build.log ]] && cp "$BUILD/run_all-build.log" "$OUT/logs/" 2>/dev/null
+    for f in "$WORK"/*.json; do [[ -f $f ]] && cp "$f" "$OUT/logs/raw_$(basename "$f")"; done
+  fi
+  return 0
+}
+
+# ---- 2. data and model ----------------------------------------------------
+log "making $IMAGES synthetic ${IMAGE_SIDE}x${IMAGE_SIDE} images, the manifest and the model"
+if ! { "$PY" "$ROOT/bench/gpu/make_synthetic_images.py" "$WORK/images" --count "$IMAGES" --side "$IMAGE_SIDE" >&2 &&
+       "$PREP" --task melanoma --source "folders:$WORK/images" --split 0.9,0.1 --out "$WORK/manifest.csv" \
+         --summary "$WORK/prep.json" --quiet &&
+       "$MODEL" create "$WORK/model.safetensors" --input-size "$SIZE" --backbone-size "$BACKBONE" \
+         --classes melanoma,benign --seed 1 2>"$WORK/logs/model.log"; }; then
+  echo "run_all.sh: making the data or the model failed" >&2
+  exit 1
+fi
+
+# ---- 3. measurements (each of ours right before its baseline) ---------------
+measure latency_ours "$WORK/latency_ours.json" "$LATENCY" "$WORK/model.safetensors" --device "$DEVICE" \
+  --size "$SIZE" --iterations "$LAT_ITERS" --warmup "$LAT_WARMUP" "${cpu_threads[@]}"
+measure latency_baseline "$WORK/latency_baseline.json" "$PY" "$ROOT/bench/pytorch_latency_baseline.py" \
+  "$WORK/model.safetensors" --device "$DEVICE" --size "$SIZE" --iterations "$LAT_ITERS" --warmup "$LAT_WARMUP" \
+  "${cpu_threads[@]}"
+finish >/dev/null
+
+train_ours train_stem_ours "$SIZE" "$BACKBONE"
+measure train_stem_baseline "$WORK/train_stem_baseline.json" "$PY" "$ROOT/bench/pytorch_train_baseline.py" \
+  --device "$DEVICE" --size "$SIZE" --backbone-size "$BACKBONE" --batch "$BATCH" --warmup "$STEPS" --steps "$STEPS" \
+  "${py_cpu[@]}"
+finish >/dev/null
+
+train_ours train_plain_ours "$SMALL" "$SMALL"
+measure train_plain_baseline "$WORK/train_plain_baseline.json" "$PY" "$ROOT/bench/pytorch_train_baseline.py" \
+  --device "$DEVICE" --size "$SMALL" --backbone-size "$SMALL" --batch "$BATCH" --warmup "$STEPS" --steps "$STEPS" \
+  "${py_cpu[@]}"
+
+finish
+log "finished in $((SECONDS - START))s"
+exit $FAILED
