@@ -219,7 +219,7 @@ for name, doc in (("latency", latency), ("train", train)):
 
 fmt = lambda v: "-" if v is None else ("%.2f" % v if v < 100 else "%.0f" % v)
 lines = ["", ("CPU SMOKE TEST (tiny sizes; NOT a result)" if device == "cpu" else "GPU benchmarks (issue 5)")
-         + " -- " + (env[3] if len(env) > 3 else ""),
+         + " -- " + "; ".join(env[3:5]),
          "%-34s %12s %12s %8s %8s" % ("measurement", "baseline", "derm", "ratio", "target")]
 for label, base, ours, ratio, target in rows:
     lines.append("%-34s %12s %12s %8s %8s" % (label, fmt(base), fmt(ours),
