@@ -22,57 +22,16 @@
 #include <cstdio>
 #include <vector>
 
-#include <ATen/autocast_mode.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/cuda.h>
 #include <torch/torch.h>
-#include <torch/version.h>
 
+#include "derm/autocast.hpp"
 #include "derm/model_io.hpp"
 #include "derm/tensor_image.hpp"
 
 namespace {
-
-// bf16 autocast for one device type (CPU or CUDA), on LibTorch 1.13 and 2.x.
-class Autocast {
- public:
-  Autocast(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
-    if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    const auto type = cuda_ ? at::kCUDA : at::kCPU;
-    at::autocast::set_autocast_dtype(type, at::kBFloat16);
-    at::autocast::set_autocast_enabled(type, true);
-#else
-    if (cuda_) {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    } else {
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    }
-#endif
-  }
-  ~Autocast() {
-    if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
-#else
-    if (cuda_) {
-      at::autocast::set_enabled(false);
-    } else {
-      at::autocast::set_cpu_enabled(false);
-    }
-#endif
-    at::autocast::clear_cache();
-  }
-  Autocast(const Autocast&) = delete;
-  Autocast& operator=(const Autocast&) = delete;
-
- private:
-  bool enabled_;
-  bool cuda_;
-};
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
@@ -143,7 +102,7 @@ int main(int argc, char** argv) {
 
     torch::Tensor logits;
     for (int i = 0; i < warmup; ++i) {
-      Autocast cast(bf16, device);
+      derm::Bf16Autocast cast(bf16, device);
       logits = net->forward(x);
     }
     synchronize(device);
@@ -153,7 +112,7 @@ int main(int argc, char** argv) {
       synchronize(device);
       const auto start = std::chrono::steady_clock::now();
       {
-        Autocast cast(bf16, device);
+        derm::Bf16Autocast cast(bf16, device);
         logits = net->forward(x);
       }
       synchronize(device);

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/pytorch_classify.py MODEL.safetensors IMAGE [--threads N]
 
-Reads a derm model file (safetensors, parsed with json + numpy), builds
+Reads a derm model file (derm_reference.py), builds
 torchvision's inception_v3 plus a module identical to derm's learned-resizer
 stem, loads the weights strictly, decodes the image (PIL, RGB), normalises it
 with the model's mean/std, runs an eval-mode forward under inference_mode and
@@ -15,77 +15,13 @@ python3-torch and python3-torchvision (1.13 / 0.14), numpy and PIL.
 """
 import argparse
 import json
-import struct
 import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-import torchvision
 from PIL import Image
-from torch import nn
 
-DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-          "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = bytearray(f.read())  # writable, so torch.from_numpy shares it without a warning
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + length])
-    metadata = header.pop("__metadata__", {})
-    base = 8 + length
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        dtype = np.dtype(DTYPES[info["dtype"]]).newbyteorder("<")
-        array = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=base + begin)
-        tensors[name] = torch.from_numpy(array.reshape(info["shape"]))
-    return tensors, metadata
-
-
-class LearnedResizer(nn.Module):
-    """derm's stem (src/nn/inception_v3.cpp), same parameter names and numerics."""
-
-    def __init__(self, output_size, channels):
-        super().__init__()
-        self.output_size = output_size
-        self.conv1 = nn.Conv2d(3, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 1)
-        self.conv_out = nn.Conv2d(channels, 3, 3, padding=1)
-        self.bn = nn.BatchNorm2d(channels)
-
-    def resize(self, x):
-        return F.interpolate(x, size=(self.output_size, self.output_size), mode="bilinear",
-                             align_corners=False, antialias=True)
-
-    def forward(self, x):
-        features = F.leaky_relu(self.conv1(x), 0.2)
-        features = self.bn(F.leaky_relu(self.conv2(features), 0.2))
-        return self.resize(x) + self.conv_out(self.resize(features))
-
-
-def build_network(architecture):
-    net = torchvision.models.inception_v3(weights=None, aux_logits=architecture["aux_logits"],
-                                          transform_input=architecture["transform_input"], init_weights=False,
-                                          num_classes=architecture["num_classes"],
-                                          dropout=architecture.get("dropout", 0.5))
-    input_size = architecture["input_size"]
-    backbone_size = architecture.get("backbone_size", 299)
-    if input_size != backbone_size:
-        net.stem = LearnedResizer(backbone_size, architecture.get("stem_channels", 16))
-    return net
-
-
-def forward(net, x):
-    # As derm: transform_input, then the stem, then the backbone.
-    x = net._transform_input(x)
-    if hasattr(net, "stem"):
-        x = net.stem(x)
-    logits, _ = net._forward(x)
-    return logits
-
+from derm_reference import build_network, forward, read_safetensors
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

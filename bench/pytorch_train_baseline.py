@@ -33,31 +33,10 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from derm_reference import LearnedResizer
+
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-
-
-class LearnedResizer(nn.Module):
-    """derm's stem (src/nn/inception_v3.cpp, LearnedResizerImpl): same parameter names and numerics."""
-
-    def __init__(self, output_size, channels=16):
-        super().__init__()
-        self.output_size = output_size
-        self.conv1 = nn.Conv2d(3, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 1)
-        self.conv_out = nn.Conv2d(channels, 3, 3, padding=1)
-        self.bn = nn.BatchNorm2d(channels)
-        nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
-
-    def resize(self, x):
-        return F.interpolate(x, size=(self.output_size, self.output_size), mode="bilinear",
-                             align_corners=False, antialias=True)
-
-    def forward(self, x):
-        features = F.leaky_relu(self.conv1(x), 0.2)
-        features = self.bn(F.leaky_relu(self.conv2(features), 0.2))
-        return self.resize(x) + self.conv_out(self.resize(features))
 
 
 class Network(nn.Module):

@@ -4,13 +4,12 @@
 #include <cmath>
 #include <fstream>
 
-#include <ATen/autocast_mode.h>
 #include <opencv2/core/utility.hpp>
 #include <spdlog/spdlog.h>
-#include <torch/version.h>
 
 #include "checkpoint.hpp"
 #include "derm/atomic_file.hpp"
+#include "derm/autocast.hpp"
 #include "derm/classifier.hpp"
 #include "derm/ensemble.hpp"
 #include "derm/error.hpp"
@@ -246,32 +245,6 @@ double learning_rate(double peak, std::int64_t step, std::int64_t warmup_steps, 
   return 0.5 * peak * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
 }
 
-class Autocast {
- public:
-  Autocast(bool enabled) : enabled_(enabled) {
-    if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-#endif
-  }
-  ~Autocast() {
-    if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool enabled_;
-};
-
 struct Validation {
   double loss = 0;
   double accuracy = 0;
@@ -293,7 +266,7 @@ Validation validate_member(InceptionV3& net, const TrainingSet& val, const Model
     const auto x = normalize_batch(val.batch(indices, {}).to(device), metadata.preprocessing);
     torch::Tensor logits;
     {
-      Autocast cast(autocast);
+      Bf16Autocast cast(autocast, device);
       logits = net->forward(x).to(torch::kFloat32);
     }
     std::vector<int64_t> y;
@@ -507,7 +480,7 @@ json train_member(RunContext& run, int member) {
 
       torch::Tensor loss;
       {
-        Autocast cast(cuda && o.bf16);
+        Bf16Autocast cast(cuda && o.bf16, run.device);
         const auto out = net->forward_with_aux(x);
         loss = torch::nn::functional::cross_entropy(out.logits.to(torch::kFloat32), y, loss_options);
         if (out.aux_logits.defined() && o.aux_loss_weight > 0) {
