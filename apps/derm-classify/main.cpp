@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
       "derm-classify"};
   app.set_version_flag("--version", "derm-classify 0.1.0");
   auto& r = options.request;
-  app.add_option("images", r.images, "Images to classify (JPEG, PNG, TIFF, BMP, WebP)")->required();
+  app.add_option("images", r.images, "Images to classify (JPEG, PNG, TIFF, BMP, WebP), or folders of them (searched recursively)")->required();
   app.add_option("-m,--model", r.classifier.models,
                  "Model file (.safetensors) or ensemble folder; repeat for an ensemble of several files. "
                  "Default: $DERM_MODEL")

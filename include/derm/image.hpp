@@ -4,6 +4,7 @@
 // pixels in training and in the clinic.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -19,6 +20,10 @@ struct ImageReadOptions {
 // Throws derm::Error naming the file for: missing or empty file, undecodable or
 // truncated data, grayscale (dermoscopy needs colour), too small, too large.
 cv::Mat read_rgb_image(const std::filesystem::path& path, const ImageReadOptions& options = {});
+
+// The image files (by extension: jpg, jpeg, png, bmp, tif, tiff, webp, any
+// case) under a folder, recursively, sorted; derm::Error when it is no folder.
+std::vector<std::filesystem::path> image_files_in(const std::filesystem::path& folder);
 
 // How a non-square photograph becomes the model's square input.
 enum class ResizePolicy {

@@ -1,5 +1,7 @@
 #include "derm/image.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include <opencv2/imgcodecs.hpp>
@@ -76,6 +78,24 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
   cv::Mat rgb;
   cv::cvtColor(image, rgb, image.channels() == 4 ? cv::COLOR_BGRA2RGB : cv::COLOR_BGR2RGB);
   return rgb;
+}
+
+std::vector<fs::path> image_files_in(const fs::path& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw Error(folder.string() + ": no such image folder");
+  static const char* const kExtensions[] = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"};
+  std::vector<fs::path> paths;
+  for (const auto& item : fs::recursive_directory_iterator(folder)) {
+    if (!item.is_regular_file()) continue;
+    std::string extension = item.path().extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const char* known : kExtensions) {
+      if (extension == known) paths.push_back(item.path());
+    }
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
 }
 
 ResizePolicy parse_resize_policy(const std::string& name) {

@@ -10,6 +10,7 @@
 #include "derm/atomic_file.hpp"
 #include "derm/csv.hpp"
 #include "derm/error.hpp"
+#include "derm/image.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
@@ -19,12 +20,6 @@ namespace {
 std::string lower(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
-}
-
-bool is_image_file(const fs::path& path) {
-  static const std::set<std::string> kExtensions = {".jpg", ".jpeg", ".png", ".bmp",
-                                                     ".tif", ".tiff", ".webp"};
-  return kExtensions.count(lower(path.extension().string())) > 0;
 }
 
 std::string where(const fs::path& file, int line) {
@@ -283,15 +278,8 @@ std::vector<LabeledImage> read_folders(const SourceSpec& spec) {
 }  // namespace
 
 std::map<std::string, fs::path> list_images(const fs::path& folder) {
-  std::error_code ec;
-  if (!fs::is_directory(folder, ec)) throw Error(folder.string() + ": no such image folder");
-  std::vector<fs::path> paths;
-  for (const auto& item : fs::recursive_directory_iterator(folder)) {
-    if (item.is_regular_file() && is_image_file(item.path())) paths.push_back(item.path());
-  }
-  std::sort(paths.begin(), paths.end());
   std::map<std::string, fs::path> by_stem;
-  for (const auto& path : paths) by_stem.emplace(path.stem().string(), path);
+  for (const auto& path : image_files_in(folder)) by_stem.emplace(path.stem().string(), path);
   return by_stem;
 }
 

@@ -51,8 +51,29 @@ void decide(const std::vector<std::string>& classes, std::vector<ImageVerdict*>&
 
 }  // namespace
 
+namespace {
+
+// The images named, with folders replaced by the image files under them.
+std::vector<std::filesystem::path> expand_folders(const std::vector<std::filesystem::path>& paths) {
+  std::vector<std::filesystem::path> images;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+      images.push_back(path);
+      continue;
+    }
+    const auto found = image_files_in(path);
+    if (found.empty()) throw Error(path.string() + ": folder holds no image (jpg, jpeg, png, bmp, tif, tiff, webp)");
+    images.insert(images.end(), found.begin(), found.end());
+  }
+  return images;
+}
+
+}  // namespace
+
 ClassifyResult classify_images(const ClassifyRequest& request) {
-  if (request.images.empty()) throw Error("no image given");
+  const std::vector<std::filesystem::path> paths = expand_folders(request.images);
+  if (paths.empty()) throw Error("no image given");
   if (request.batch_size < 1) throw Error("--batch-size must be at least 1");
   Classifier classifier(request.classifier);
   ClassifyResult result;
@@ -61,18 +82,17 @@ ClassifyResult classify_images(const ClassifyRequest& request) {
   result.device = classifier.device();
   result.tta_views = request.tta_views;
   for (const auto& member : classifier.members()) result.untrained |= !member.trained();
-  result.images.resize(request.images.size());
+  result.images.resize(paths.size());
 
-  Progress progress("classify", static_cast<std::int64_t>(request.images.size()),
-                    request.quiet || request.images.size() < 8);
-  for (std::size_t start = 0; start < request.images.size(); start += request.batch_size) {
-    const std::size_t end = std::min(request.images.size(), start + request.batch_size);
+  Progress progress("classify", static_cast<std::int64_t>(paths.size()), request.quiet || paths.size() < 8);
+  for (std::size_t start = 0; start < paths.size(); start += request.batch_size) {
+    const std::size_t end = std::min(paths.size(), start + request.batch_size);
     std::vector<cv::Mat> batch;
     std::vector<ImageVerdict*> batch_verdicts;
     std::vector<cv::Mat> decoded(end - start);
     parallel_for(decoded.size(), request.workers, [&](std::size_t k) {
       ImageVerdict& verdict = result.images[start + k];
-      verdict.image = request.images[start + k];
+      verdict.image = paths[start + k];
       try {
         decoded[k] = read_rgb_image(verdict.image);
       } catch (const Error& e) {

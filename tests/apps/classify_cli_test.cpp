@@ -165,6 +165,26 @@ TEST_F(ClassifyCli, TestTimeAugmentationKeepsProbabilitiesNormalised) {
   EXPECT_NEAR(sum, 1.0, 1e-5);
 }
 
+TEST_F(ClassifyCli, FoldersAreExpandedToTheirImages) {
+  fs::create_directories(dir_ / "folder" / "sub");
+  write_rgb(dir_ / "folder" / "a.png", synthetic_lesion(64, 64, 1));
+  write_rgb(dir_ / "folder" / "sub" / "b.JPG", synthetic_lesion(64, 64, 2));
+  std::ofstream(dir_ / "folder" / "notes.txt") << "not an image";
+  std::string out, err;
+  int code = 0;
+  classify("--json --model " + quoted(model_) + " " + quoted(dir_ / "folder"), &out, &err, &code);
+  ASSERT_EQ(code, 0) << err;
+  const json result = json::parse(out);
+  ASSERT_EQ(result["images"].size(), 2u);
+  EXPECT_EQ(result["images"][0]["image"], (dir_ / "folder" / "a.png").string());
+  EXPECT_EQ(result["images"][1]["image"], (dir_ / "folder" / "sub" / "b.JPG").string());
+
+  fs::create_directories(dir_ / "empty");
+  classify("--model " + quoted(model_) + " " + quoted(dir_ / "empty"), &out, &err, &code);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(err.find("empty: folder holds no image"), std::string::npos) << err;
+}
+
 TEST(ClassifyCliHelp, DescribesEveryOption) {
   std::string out, err;
   ASSERT_EQ(run_command(quoted(tool_path("derm-classify")) + " --help", &out, &err), 0);
