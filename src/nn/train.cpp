@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <future>
 
 #include <opencv2/core/utility.hpp>
 #include <spdlog/spdlog.h>
@@ -461,8 +462,8 @@ json train_member(RunContext& run, int member) {
       std::snprintf(note, sizeof note, "loss %.4f", state.epoch_loss_sum / state.epoch_loss_count);
       progress.set_note(note);
     };
-    for (std::int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
-      set_training_mode(net, heads_only);
+    // Step k's images and labels; a function of (epoch, k) alone.
+    const auto load_step = [&, epoch](std::int64_t step) {
       std::vector<std::size_t> indices(order.begin() + step * o.batch_size, order.begin() + (step + 1) * o.batch_size);
       std::vector<std::uint64_t> seeds;
       std::vector<int64_t> labels;
@@ -471,9 +472,22 @@ json train_member(RunContext& run, int member) {
                                     static_cast<std::uint64_t>(step * o.batch_size) + k));
         labels.push_back(run.train.labels[indices[k]]);
       }
-      auto x = normalize_batch(run.train.make(indices, seeds), metadata.preprocessing);
+      return std::make_pair(run.train.make(indices, seeds), torch::tensor(labels, torch::kInt64).to(run.device));
+    };
+    // Host-side images are prepared one step ahead, while the network works.
+    // (Device-side augmentation stays in this thread: it shares torch's random
+    // generator with dropout.)
+    std::future<std::pair<torch::Tensor, torch::Tensor>> next_step;
+    const auto prefetch = [&](std::int64_t step) {
+      if (!run.train.on_device && step < steps_per_epoch) next_step = std::async(std::launch::async, load_step, step);
+    };
+    prefetch(state.step_in_epoch);
+    for (std::int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
+      set_training_mode(net, heads_only);
+      auto [images, y] = next_step.valid() ? next_step.get() : load_step(step);
+      prefetch(step + 1);
+      auto x = normalize_batch(images, metadata.preprocessing);
       if (cuda && o.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-      const auto y = torch::tensor(labels, torch::kInt64).to(run.device);
       // Dropout masks from the step alone, so that a resumed run draws the same ones.
       torch::manual_seed(derive_seed(member_seed, static_cast<std::uint64_t>(state.global_step), 2));
       set_learning_rate(*optimizer, learning_rate(o.lr, state.global_step, warmup_steps, total_steps));
