@@ -29,7 +29,8 @@ struct ImageVerdict {
   std::vector<MemberOutput> members;  // one per ensemble member
   int majority_class = -1;            // ties: higher mean probability wins
   int mean_probability_class = -1;
-  std::vector<int> votes;             // per class: members whose argmax it is
+  std::vector<int> member_classes;    // each member's vote: its argmax class
+  std::vector<int> votes;             // per class: members voting for it
   std::vector<double> mean_probabilities;
 };
 

@@ -44,7 +44,8 @@ void decide(const std::vector<std::string>& classes, std::vector<ImageVerdict*>&
     v.votes.assign(classes.size(), 0);
     for (std::size_t m = 0; m < members; ++m) {
       const auto& p = v.members[m].probabilities;
-      v.votes[static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin())]++;
+      v.member_classes.push_back(static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin()));
+      v.votes[static_cast<std::size_t>(v.member_classes.back())]++;
     }
   }
 }
@@ -168,9 +169,8 @@ nlohmann::json to_json(const ClassifyResult& result, bool include_logits) {
     nlohmann::json members = nlohmann::json::array();
     for (std::size_t m = 0; m < v.members.size(); ++m) {
       const auto& p = v.members[m].probabilities;
-      const auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
       nlohmann::json member{{"model", result.models[m].string()},
-                            {"prediction", result.classes[best]},
+                            {"prediction", result.classes[static_cast<std::size_t>(v.member_classes[m])]},
                             {"probabilities", by_class(result.classes, {p.begin(), p.end()})}};
       if (include_logits) member["logits"] = v.members[m].logits;
       members.push_back(std::move(member));
