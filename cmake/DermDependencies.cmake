@@ -1,6 +1,11 @@
 # Every dependency comes from find_package: Debian 12's packages on a CPU machine,
 # or a pip/zip CUDA LibTorch plus the device kit on the GPU machine.
 find_package(Torch REQUIRED)
+# LibTorch headers from 2.12 on refuse anything older than C++20.
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.12 AND CMAKE_CXX_STANDARD LESS 20)
+  message(STATUS "derm: LibTorch ${Torch_VERSION} -> C++20")
+  set(CMAKE_CXX_STANDARD 20)
+endif()
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
 find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)

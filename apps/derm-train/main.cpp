@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
 
   app.add_option("--ensemble", o.ensemble, "Members (same architecture, different seeds and data orders)")
       ->capture_default_str()->group("Training");
+  app.add_option("--members", o.members,
+                 "Train only these members of the --ensemble (e.g. 2,3), say one per process into the same --out")
+      ->delimiter(',')
+      ->group("Training");
   app.add_option("--seed", o.seed, "Run seed; member k uses a seed derived from it")->capture_default_str()
       ->group("Training");
   app.add_option("--epochs", o.epochs, "Epochs per member")->capture_default_str()->group("Training");
@@ -87,6 +91,10 @@ int main(int argc, char** argv) {
   app.add_option("--select-by", cl.select_by, "Best epoch by validation auc (mean over positive classes) or loss")
       ->capture_default_str()->group("Training");
   app.add_option("--patience", o.patience, "Stop after this many epochs without improvement (0 = never)")
+      ->capture_default_str()->group("Training");
+  app.add_option("--time-limit", o.time_limit_minutes,
+                 "Minutes for the whole run (0 = none); members share them, and a member whose --epochs would not "
+                 "fit its share gets a shorter schedule")
       ->capture_default_str()->group("Training");
 
   app.add_flag("--no-augment", cl.no_augment, "Train on the images as they are (no augmentation at all)")

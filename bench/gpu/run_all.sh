@@ -83,7 +83,7 @@ if [[ -z $BUILD ]]; then
   log "configuring and building $BUILD (log: $BUILD/run_all-build.log)"
   b0=$SECONDS
   if ! { cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDERM_BUILD_TESTS=OFF -DDERM_BUILD_BENCH=ON &&
-         cmake --build "$BUILD" -j "$(nproc)" --target derm-prep derm-train derm-model derm_bench_forward_latency; } \
+         cmake --build "$BUILD" -j "$(nproc)" --target derm-prep derm-train derm-model derm-eval derm_bench_forward_latency; } \
        >"$BUILD/run_all-build.log" 2>&1; then
     tail -n 60 "$BUILD/run_all-build.log" >&2
     [[ -n ${OUT:-} ]] && cp "$BUILD/run_all-build.log" "$OUT/" 2>/dev/null
@@ -233,12 +233,13 @@ print("\n".join(lines))
 with open(os.path.join(work, "table.txt"), "w") as f:
     f.write("\n".join(lines) + "\n")
 EOF
+  # The device tool brings back at most 8 files from $OUT: the results, the
+  # table and one archive of the logs and raw outputs.
   if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
-    cp "$RESULTS/${prefix}_latency.json" "$RESULTS/${prefix}_train.json" "$WORK/environment.txt" "$OUT/" 2>/dev/null
+    cp "$RESULTS/${prefix}_latency.json" "$RESULTS/${prefix}_train.json" "$OUT/" 2>/dev/null
     [[ -f $WORK/table.txt ]] && cp "$WORK/table.txt" "$OUT/${prefix}_table.txt"
-    mkdir -p "$OUT/logs" && cp "$WORK"/logs/*.log "$OUT/logs/" 2>/dev/null
-    [[ -f $BUILD/run_all-build.log ]] && cp "$BUILD/run_all-build.log" "$OUT/logs/" 2>/dev/null
-    for f in "$WORK"/*.json; do [[ -f $f ]] && cp "$f" "$OUT/logs/raw_$(basename "$f")"; done
+    [[ -f $BUILD/run_all-build.log ]] && cp "$BUILD/run_all-build.log" "$WORK/logs/" 2>/dev/null
+    tar czf "$OUT/${prefix}_logs.tar.gz" -C "$WORK" environment.txt logs $(cd "$WORK" && ls ./*.json 2>/dev/null)
   fi
   return 0
 }

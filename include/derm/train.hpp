@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,10 @@ struct TrainOptions {
   double dropout = 0.5;
 
   int ensemble = 5;
+  // Train only these members (1-based) of the ensemble, e.g. one per process or
+  // machine into the same out_dir; empty: all. ensemble.json is written by the
+  // run that finds every member present. Member k is the same in either case.
+  std::vector<int> members;
   std::uint64_t seed = 1;
   int epochs = 30;
   int head_epochs = -1;     // epochs training only the heads first; -1: 1 with --init, else 0
@@ -65,6 +70,11 @@ struct TrainOptions {
 
   SelectionMetric select_by = SelectionMetric::auc;
   int patience = 0;          // epochs without improvement before stopping; 0 = never
+  // Wall-clock budget of the whole run in minutes (0 = none). Members share
+  // what is left equally; once a member's first epochs show that --epochs will
+  // not fit its share, its schedule is shortened (the cosine then ends earlier)
+  // and it stops at an epoch boundary. Not part of a checkpoint's identity.
+  double time_limit_minutes = 0;
   int checkpoint_every = 0;  // steps between resumable checkpoints; 0 = each epoch only
   bool resume = true;        // continue from the out_dir's checkpoints when present
   std::int64_t stop_after_steps = 0;  // testing aid: exit (as if killed) after this many steps

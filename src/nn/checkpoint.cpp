@@ -13,6 +13,7 @@ namespace {
 json state_to_json(const TrainingState& s, const json& identity) {
   return {{"identity", identity},
           {"epoch", s.epoch},
+          {"planned_epochs", s.planned_epochs},
           {"step_in_epoch", s.step_in_epoch},
           {"global_step", s.global_step},
           {"best_metric", std::isnan(s.best_metric) ? json(nullptr) : json(s.best_metric)},
@@ -65,6 +66,7 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
     archive.read("optimizer", optimizer_archive);
     optimizer.load(optimizer_archive);
     state->epoch = j.at("epoch");
+    state->planned_epochs = j.at("planned_epochs");
     state->step_in_epoch = j.at("step_in_epoch");
     state->global_step = j.at("global_step");
     state->best_metric = j.at("best_metric").is_null() ? std::numeric_limits<double>::quiet_NaN()

@@ -23,6 +23,7 @@
 #include "derm/parallel.hpp"
 #include "derm/tensor_augment.hpp"
 #include "derm/tensor_image.hpp"
+#include "multi_tensor_adamw.hpp"
 #include "training_set.hpp"
 
 namespace derm {
@@ -70,6 +71,7 @@ void validate(const TrainOptions& o) {
   require(!o.manifest.empty(), "--manifest is required");
   require(!o.out_dir.empty(), "--out is required");
   require(o.ensemble >= 1 && o.ensemble <= 100, "--ensemble must be between 1 and 100");
+  for (int m : o.members) require(m >= 1 && m <= o.ensemble, "--members: " + std::to_string(m) + " is not in 1..--ensemble");
   require(o.epochs >= 1, "--epochs must be at least 1");
   require(o.head_epochs < o.epochs, "--head-epochs must be fewer than --epochs");
   require(o.batch_size >= 2, "--batch-size must be at least 2 (BatchNorm needs two images)");
@@ -83,6 +85,7 @@ void validate(const TrainOptions& o) {
   require(o.input_size >= 32, "--input-size must be at least 32");
   require(o.steps_per_epoch >= 0, "--steps-per-epoch must be non-negative");
   require(o.patience >= 0, "--patience must be non-negative");
+  require(o.time_limit_minutes >= 0 && std::isfinite(o.time_limit_minutes), "--time-limit must be non-negative");
   require(o.checkpoint_every >= 0, "--checkpoint-every must be non-negative");
   require(o.workers >= 1, "--workers must be at least 1");
   require(o.threads >= 0, "--threads must be non-negative");
@@ -232,7 +235,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o, I
     return std::make_unique<torch::optim::SGD>(
         params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.momentum > 0).weight_decay(o.weight_decay));
   }
-  return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  return std::make_unique<MultiTensorAdamW>(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
@@ -373,6 +376,19 @@ TrainingBatches device_batches(const SampleSource& source, const Augmenter& augm
   return batches;
 }
 
+using Clock = std::chrono::steady_clock;
+
+// The number of epochs to plan for: fewer than planned when the epochs run so
+// far, at their mean length, show that the rest would not end by the deadline.
+int epochs_that_fit(int planned, int done, int done_here, Clock::duration spent_here, Clock::time_point now,
+                    Clock::time_point deadline) {
+  if (done_here == 0) return planned;
+  const double per_epoch = std::chrono::duration<double>(spent_here).count() / done_here;
+  const double left = std::chrono::duration<double>(deadline - now).count();
+  const int more = left <= 0 ? 0 : static_cast<int>(std::floor(left / per_epoch));
+  return std::min(planned, done + more);
+}
+
 struct RunContext {
   const TrainOptions& options;
   const Manifest& manifest;
@@ -382,6 +398,7 @@ struct RunContext {
   const TrainingSet* val;
   std::optional<ModelMetadata> init_metadata;
   std::int64_t steps_this_process = 0;
+  std::optional<Clock::time_point> member_deadline;  // --time-limit: this member's share ends here
 };
 
 json train_member(RunContext& run, int member) {
@@ -407,10 +424,10 @@ json train_member(RunContext& run, int member) {
       o.steps_per_epoch > 0 ? std::int64_t{o.steps_per_epoch} * o.batch_size
                             : std::max<std::int64_t>(o.batch_size, static_cast<std::int64_t>(run.train.labels.size()));
   const std::int64_t steps_per_epoch = samples_per_epoch / o.batch_size;
-  const std::int64_t total_steps = steps_per_epoch * o.epochs;
   const auto warmup_steps = static_cast<std::int64_t>(std::llround(o.warmup_epochs * steps_per_epoch));
 
   TrainingState state;
+  state.planned_epochs = o.epochs;
   const fs::path checkpoint = member_checkpoint(o.out_dir, member);
   if (o.resume && load_checkpoint(checkpoint, *net, *optimizer, &state, identity, run.device)) {
     spdlog::info("member {}: resuming at epoch {}, step {}", member, state.epoch + 1, state.step_in_epoch);
@@ -429,17 +446,21 @@ json train_member(RunContext& run, int member) {
   if (class_weights.defined()) loss_options.weight(class_weights);
 
   std::ofstream log(o.out_dir / "train-log.jsonl", std::ios::app);
-  for (int epoch = state.epoch; epoch < o.epochs && !state.stopped_early; ++epoch) {
+  const auto member_start = Clock::now();
+  const int first_epoch_here = state.epoch;
+  bool time_limited = false;
+  for (int epoch = state.epoch; epoch < state.planned_epochs && !state.stopped_early; ++epoch) {
+    const std::int64_t total_steps = steps_per_epoch * state.planned_epochs;
     const bool heads_only = epoch < head_epochs;
     set_trainable(net, heads_only);
     const auto order = epoch_order(run.train.labels, static_cast<int>(metadata.classes.size()),
                                    o.balance == ClassBalance::sampler, static_cast<std::size_t>(samples_per_epoch),
                                    derive_seed(member_seed, static_cast<std::uint64_t>(epoch), 1));
     Progress progress("member " + std::to_string(member) + " epoch " + std::to_string(epoch + 1) + "/" +
-                          std::to_string(o.epochs),
+                          std::to_string(state.planned_epochs),
                       steps_per_epoch * o.batch_size, o.quiet);
     progress.advance(std::int64_t{state.step_in_epoch} * o.batch_size);
-    const auto epoch_start = std::chrono::steady_clock::now();
+    const auto epoch_start = Clock::now();
     const int steps_before = state.step_in_epoch;
     // Losses are summed on the device and read back only every few steps (a
     // read waits for the GPU); the read points depend on the step alone, so a
@@ -521,12 +542,13 @@ json train_member(RunContext& run, int member) {
     }
     read_losses();
     progress.finish();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
 
     json record{{"member", member},
                 {"epoch", epoch + 1},
                 {"stage", heads_only ? "heads" : "all"},
                 {"train_loss", state.epoch_loss_count ? json(state.epoch_loss_sum / state.epoch_loss_count) : json(nullptr)},
+                {"planned_epochs", state.planned_epochs},
                 {"lr", learning_rate(o.lr, std::max<std::int64_t>(0, state.global_step - 1), warmup_steps, total_steps)},
                 {"images_per_second", (state.step_in_epoch - steps_before) * o.batch_size / seconds},
                 {"seconds", seconds}};
@@ -576,7 +598,18 @@ json train_member(RunContext& run, int member) {
       state.stopped_early = true;
       spdlog::info("member {}: no improvement for {} epochs, stopping early", member, o.patience);
     }
-    if (state.epoch < o.epochs && !state.stopped_early) {
+    if (run.member_deadline) {
+      const auto now = Clock::now();
+      const int fit = epochs_that_fit(state.planned_epochs, state.epoch, state.epoch - first_epoch_here,
+                                      now - member_start, now, *run.member_deadline);
+      if (fit < state.planned_epochs) {
+        spdlog::info("member {}: --time-limit leaves time for {} of {} epochs; the schedule now ends there", member,
+                     fit, state.planned_epochs);
+        state.planned_epochs = fit;
+        time_limited = true;
+      }
+    }
+    if (state.epoch < state.planned_epochs && !state.stopped_early) {
       save_checkpoint(checkpoint, *net, *optimizer, state, identity);
     }
   }
@@ -585,7 +618,9 @@ json train_member(RunContext& run, int member) {
               {"file", member_file(o.out_dir, member).filename().string()},
               {"best_epoch", state.best_epoch},
               {"epochs_run", state.epoch},
+              {"planned_epochs", state.planned_epochs},
               {"stopped_early", state.stopped_early},
+              {"time_limited", time_limited},
               {"history", state.history}};
   write_file_atomically(member_record(o.out_dir, member), [&](std::ostream& out) { out << result.dump(2) << "\n"; });
   std::error_code ec;
@@ -635,25 +670,57 @@ json train_ensemble(const TrainOptions& options) {
     val.emplace(manifest_source(manifest.split(o.val_split)), shape.preprocessing, nullptr, o.cache_mb, o.workers, o.quiet);
   }
 
-  RunContext run{o, manifest, manifest_digest(manifest), device, train, val ? &*val : nullptr, init_metadata, 0};
+  RunContext run{o, manifest, manifest_digest(manifest), device, train, val ? &*val : nullptr,
+                 init_metadata, 0, std::nullopt};
   spdlog::info("training {} member(s) on {} images ({} classes) on {}, input {}x{}{}, augmentation {}", o.ensemble,
                train.labels.size(), manifest.classes.size(), device.str(), o.input_size, o.input_size,
                o.input_size != o.backbone_size ? " with the learned-resizer stem" : "",
                !augmenter ? "off" : on_device ? "on the device" : "on the host");
+  std::optional<Clock::time_point> run_deadline;
+  if (o.time_limit_minutes > 0) {
+    run_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(o.time_limit_minutes * 60.0));
+  }
+  const auto selected = [&](int member) {
+    return o.members.empty() || std::find(o.members.begin(), o.members.end(), member) != o.members.end();
+  };
+  const auto finished = [&](int member) {
+    return fs::exists(member_record(o.out_dir, member)) && fs::exists(member_file(o.out_dir, member));
+  };
+  for (int member = 1; member <= o.ensemble; ++member) {
+    if (!selected(member)) continue;
+    if (o.resume && finished(member)) {
+      spdlog::info("member {}: already trained, skipping", member);
+      continue;
+    }
+    if (run_deadline) {
+      int left = 0;
+      for (int m = member; m <= o.ensemble; ++m) left += selected(m) && !(o.resume && finished(m));
+      const auto now = Clock::now();
+      run.member_deadline = now + (*run_deadline - now) / left;
+    }
+    train_member(run, member);
+  }
+  // Looked at only now, after this run's members are written: of processes
+  // training members in parallel, the last to get here sees them all.
   json members = json::array();
   json member_names = json::array();
+  bool complete = true;
   for (int member = 1; member <= o.ensemble; ++member) {
-    const fs::path record = member_record(o.out_dir, member);
-    if (o.resume && fs::exists(record) && fs::exists(member_file(o.out_dir, member))) {
-      spdlog::info("member {}: already trained ({}), skipping", member, record.string());
-      members.push_back(json::parse(read_file(record)));
-    } else {
-      members.push_back(train_member(run, member));
+    if (!finished(member)) {
+      complete = false;
+      continue;
     }
+    members.push_back(json::parse(read_file(member_record(o.out_dir, member))));
     member_names.push_back(member_file(o.out_dir, member).filename().string());
   }
-  const json ensemble{{"members", member_names}, {"classes", manifest.classes}, {"decision", "majority_vote"}};
-  write_file_atomically(o.out_dir / kEnsembleFile, [&](std::ostream& out) { out << ensemble.dump(2) << "\n"; });
+  if (complete) {
+    const json ensemble{{"members", member_names}, {"classes", manifest.classes}, {"decision", "majority_vote"}};
+    write_file_atomically(o.out_dir / kEnsembleFile, [&](std::ostream& out) { out << ensemble.dump(2) << "\n"; });
+  } else {
+    spdlog::info("{} of {} members present; {} is written by the run that completes the ensemble", members.size(),
+                 o.ensemble, kEnsembleFile);
+  }
   json summary{{"ensemble", fs::absolute(o.out_dir).string()},
                {"classes", manifest.classes},
                {"train_images", train.labels.size()},

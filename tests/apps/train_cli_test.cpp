@@ -21,6 +21,11 @@ int train(const std::string& args, std::string* err = nullptr) {
   return code;
 }
 
+json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
 std::string small_run(const fs::path& manifest, const fs::path& out, int members = 1, int epochs = 2) {
   return "--manifest " + quoted(manifest) + " --out " + quoted(out) +
          " --input-size 75 --backbone-size 75 --batch-size 4 --steps-per-epoch 4 --seed 5 --checkpoint-every 2"
@@ -36,6 +41,8 @@ TEST(TrainCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
       {"--lr -1", "--lr"},
       {"--backbone-size 60 --input-size 60", "--backbone-size"},
       {"--optimizer rmsprop", "--optimizer"},
+      {"--time-limit -1", "--time-limit"},
+      {"--ensemble 2 --members 3", "--members"},
       {"--balance maybe", "--balance"},
       {"--rotation 10,5", "--rotation"},
       {"--init " + quoted(dir / "missing.safetensors"), "missing.safetensors"},
@@ -74,6 +81,42 @@ TEST(TrainCli, WritesAnEnsembleFolderThatLoads) {
   const json result = json::parse(out);
   EXPECT_FALSE(result["untrained"].get<bool>());
   EXPECT_EQ(result["models"].size(), 2u);
+}
+
+TEST(TrainCli, MembersTrainedByTwoProcessesMakeTheSameEnsembleAsOneRun) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  std::string err;
+  ASSERT_EQ(train(small_run(manifest, dir / "one", 2, 1), &err), 0) << err;
+  ASSERT_EQ(train(small_run(manifest, dir / "split", 2, 1) + " --members 2", &err), 0) << err;
+  EXPECT_FALSE(fs::exists(dir / "split" / "ensemble.json")) << "member 1 is still missing";
+  ASSERT_EQ(train(small_run(manifest, dir / "split", 2, 1) + " --members 1", &err), 0) << err;
+  EXPECT_TRUE(fs::exists(dir / "split" / "ensemble.json"));
+  for (const char* member : {"member-1.safetensors", "member-2.safetensors"}) {
+    EXPECT_TRUE(same_model_weights(dir / "one" / member, dir / "split" / member)) << member;
+  }
+  EXPECT_EQ(read_json(dir / "split" / "ensemble.json"), read_json(dir / "one" / "ensemble.json"));
+}
+
+TEST(TrainCli, TimeLimitShortensEachMembersScheduleToWhatFits) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  std::string err;
+  // 0.1 s for two members of 40 epochs: each stops after its first epoch.
+  ASSERT_EQ(train(small_run(manifest, dir / "short", 2, 40) + " --time-limit 0.00167", &err), 0) << err;
+  const json summary = read_json(dir / "short" / "summary.json");
+  ASSERT_EQ(summary["members"].size(), 2u);
+  for (const auto& member : summary["members"]) {
+    EXPECT_TRUE(member["time_limited"].get<bool>()) << member.dump();
+    EXPECT_LT(member["planned_epochs"].get<int>(), 40) << member.dump();
+    EXPECT_EQ(member["epochs_run"], member["planned_epochs"]) << member.dump();
+  }
+  EXPECT_TRUE(fs::exists(dir / "short" / "ensemble.json"));
+
+  ASSERT_EQ(train(small_run(manifest, dir / "ample", 1, 2) + " --time-limit 600", &err), 0) << err;
+  const json ample = read_json(dir / "ample" / "summary.json")["members"][0];
+  EXPECT_FALSE(ample["time_limited"].get<bool>());
+  EXPECT_EQ(ample["epochs_run"].get<int>(), 2);
 }
 
 TEST(TrainCli, ResumedRunReachesTheSameWeightsAsAnUninterruptedOne) {

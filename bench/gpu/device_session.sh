@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Issue 5 in one call of the device tool (15 minutes of GPU per session, start-up
+# included, so everything happens in one command under one time budget):
+#
+#   1. build derm (Release) against the machine's CUDA LibTorch and the kit;
+#   2. the speed benchmarks, bench/gpu/run_all.sh (each of ours right before its
+#      PyTorch baseline);
+#   3. the ISIC 2017 ensemble, scripts/train_isic2017.sh, with every member in
+#      its own process and a --time-limit that makes it end in the time left;
+#   4. everything packed into $OUT (the tool brings back at most 8 files): session.log,
+#      run_all.sh's gpu_* files and isic2017_run.tar.gz (no weights: too big to come back).
+#
+# Before the call, on the CPU machine (both paths are git-ignored):
+#   ../shared/device/make-kit.sh                                  # .devkit.tar.xz
+#   /usr/bin/python3 bench/gpu/bundle_training_data.py ../shared/data .gpudata
+# The call: command "bash bench/gpu/device_session.sh", carry
+# [".devkit.tar.xz", ".gpudata"], timeout_s 590 (see bench/gpu/README.md).
+#
+# Environment: DERM_SESSION_SECONDS (570) is the budget of the whole script;
+# MEMBERS (5), PARALLEL (5), SIZE (224), EPOCHS (60, the longest schedule; the
+# time limit shortens it) go to train_isic2017.sh. A smoke test of the plumbing
+# on a CPU machine: DERM_SESSION_DEVICE=cpu DERM_SESSION_BUILD=build (an
+# existing build folder) with small SIZE, MEMBERS and PARALLEL.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT" || exit 1
+BUDGET=${DERM_SESSION_SECONDS:-570}
+DEVICE=${DERM_SESSION_DEVICE:-cuda}
+BUILD=${DERM_SESSION_BUILD:-}
+PACK=${OUT:-$ROOT/build-session}
+mkdir -p "$PACK"
+SESSION_LOG=$PACK/session.log
+log() { printf '[device_session %4ds] %s\n' "$SECONDS" "$*" | tee -a "$SESSION_LOG" >&2; }
+left() { echo $((BUDGET - SECONDS)); }
+
+# ---- 1. build ---------------------------------------------------------------
+if [[ -z $BUILD ]]; then
+  BUILD=$ROOT/build-gpu
+  mkdir -p "$BUILD"
+  if [[ -f .devkit.tar.xz && ! -f .devkit/env.sh ]]; then tar xJf .devkit.tar.xz || exit 1; fi
+  # shellcheck disable=SC1091
+  [[ -f .devkit/env.sh ]] && source .devkit/env.sh
+  log "configuring and building $BUILD"
+  if ! { cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDERM_BUILD_TESTS=OFF -DDERM_BUILD_BENCH=ON &&
+         cmake --build "$BUILD" -j "$(nproc)" --target derm-prep derm-train derm-model derm-eval derm-classify \
+           derm_bench_forward_latency; } >"$BUILD/build.log" 2>&1; then
+    grep -m 20 -B 2 -A 8 'error' "$BUILD/build.log" >&2 || tail -n 60 "$BUILD/build.log" >&2
+    cp "$BUILD/build.log" "$PACK/"
+    log "the build failed"
+    exit 1
+  fi
+  log "built"
+fi
+BUILD=$(cd "$BUILD" && pwd)
+[[ $DEVICE == cuda ]] && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 |
+  tee -a "$SESSION_LOG" >&2
+
+# ---- 2. speed benchmarks ----------------------------------------------------
+log "speed benchmarks (bench/gpu/run_all.sh)"
+DERM_BENCH_DEVICE=$DEVICE DERM_BENCH_BUILD=$BUILD DERM_BENCH_DEADLINE=${DERM_BENCH_DEADLINE:-170} \
+  DERM_BENCH_STEP_TIMEOUT=${DERM_BENCH_STEP_TIMEOUT:-90} OUT=$PACK timeout $(($(left) - 150)) bash bench/gpu/run_all.sh 2>&1 | tee -a "$SESSION_LOG" >&2
+log "benchmarks ended (exit ${PIPESTATUS[0]})"
+
+# ---- 3. ISIC 2017 ensemble --------------------------------------------------
+# Reserve: derm-prep, loading the images, two evaluations and packing.
+RESERVE=100
+train_seconds=$(($(left) - RESERVE))
+ISIC=$BUILD/isic2017-$DEVICE
+if ((train_seconds < 60)); then
+  log "only ${train_seconds}s left for training: skipped"
+else
+  minutes=$(awk -v s="$train_seconds" 'BEGIN { printf "%.2f", s / 60 }')
+  log "ISIC 2017 ensemble: ${minutes} min of training per member process"
+  rm -rf "$ISIC"
+  DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE MEMBERS=${MEMBERS:-5} PARALLEL=${PARALLEL:-5} \
+    SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} TIME_LIMIT=$minutes WORKERS=3 \
+    timeout $(($(left) - 10)) bash scripts/train_isic2017.sh "$ISIC" 2>&1 | tee -a "$SESSION_LOG" >&2
+  log "ISIC 2017 run ended (exit ${PIPESTATUS[0]})"
+fi
+
+# ---- 4. pack ----------------------------------------------------------------
+if [[ -d $ISIC ]]; then
+  tar czf "$PACK/isic2017_run.tar.gz" -C "$ISIC" --exclude='*.safetensors' --exclude='*.checkpoint' . 2>/dev/null
+fi
+log "finished; files in $PACK: $(cd "$PACK" && ls | tr '\n' ' ')"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The ISIC 2017 benchmark of issue 5, end to end: prep -> train an ensemble ->
+# evaluate on the 600-image test split (never used before the last step).
+#
+#   scripts/train_isic2017.sh OUT_DIR
+#
+# 1. derm-prep --task isic2017 on DATA/isic2017 (official train/val/test) plus,
+#    when DATA/ham10000-224 exists and HAM=1, its mel/bkl/nv images as extra
+#    TRAINING images (mel -> melanoma, bkl -> seborrheic_keratosis, nv -> nevus;
+#    the other diagnoses are not in the task). --drop-leaks leaves out the
+#    training copy of any image that duplicates a validation or test image.
+# 2. derm-train: MEMBERS networks from scratch (no ImageNet weights here), the
+#    best epoch of each chosen on the validation split, into OUT_DIR/ensemble.
+#    One process per member (derm-train --members k), PARALLEL of them at once:
+#    one GPU serves them all, which pays when one process cannot keep it busy.
+# 3. derm-eval on the test split: majority vote, mean probability and each
+#    member; thresholds fixed at 0.5 (eval-fixed/) and chosen by Youden's J on
+#    the validation split (eval-youden/).
+#
+# Environment (defaults):
+#   DERM_DATA_DIR  data root holding isic2017/ [and ham10000-224/]   (../shared/data)
+#   DERM_BIN       folder with the built tools (derm-prep/derm-prep, ...)  (build/apps)
+#   HAM            1: add HAM10000 to training, 0: ISIC 2017 only    (1)
+#   MEMBERS        ensemble members                                  (5)
+#   PARALLEL       members trained at once                           (1)
+#   EPOCHS         epochs per member (the schedule's length)         (40)
+#   TIME_LIMIT     minutes per derm-train process, 0 = none          (0)
+#   SIZE           input side (no stem below 299)                    (224)
+#   BATCH, LR, WEIGHT_DECAY                                          (64, 0.001, 0.05)
+#   DEVICE         cpu, cuda or auto                                 (auto)
+#   WORKERS        decoding threads per process                      (2)
+#   TTA            test-time views for the evaluation: 1, 2, 4 or 8  (1)
+# Writes OUT_DIR/{manifest.csv,prep.json,ensemble/,eval-fixed/,eval-youden/,logs/}.
+set -euo pipefail
+
+[[ $# -eq 1 ]] || { echo "usage: $0 OUT_DIR" >&2; exit 2; }
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$(mkdir -p "$1" && cd "$1" && pwd)
+DATA=${DERM_DATA_DIR:-$ROOT/../shared/data}
+BIN=${DERM_BIN:-$ROOT/build/apps}
+HAM=${HAM:-1}
+MEMBERS=${MEMBERS:-5}
+PARALLEL=${PARALLEL:-1}
+EPOCHS=${EPOCHS:-40}
+TIME_LIMIT=${TIME_LIMIT:-0}
+SIZE=${SIZE:-224}
+BATCH=${BATCH:-64}
+LR=${LR:-0.001}
+WEIGHT_DECAY=${WEIGHT_DECAY:-0.05}
+DEVICE=${DEVICE:-auto}
+WORKERS=${WORKERS:-2}
+TTA=${TTA:-1}
+
+[[ -d $DATA/isic2017 ]] || { echo "$0: $DATA/isic2017: no such folder (set DERM_DATA_DIR)" >&2; exit 1; }
+for tool in derm-prep derm-train derm-eval; do
+  [[ -x $BIN/$tool/$tool ]] || { echo "$0: $BIN/$tool/$tool missing (build first or set DERM_BIN)" >&2; exit 1; }
+done
+((PARALLEL >= 1 && MEMBERS >= 1)) || { echo "$0: PARALLEL and MEMBERS must be at least 1" >&2; exit 2; }
+mkdir -p "$OUT/logs"
+log() { printf '[train_isic2017 %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+sources=()
+if [[ $HAM == 1 && -f $DATA/ham10000-224/HAM10000_metadata.csv ]]; then
+  sources=(--source "ham10000:$DATA/ham10000-224/HAM10000_metadata.csv:$DATA/ham10000-224/images:train")
+fi
+log "derm-prep (${#sources[@]} extra source argument(s))"
+"$BIN/derm-prep/derm-prep" --task isic2017 --isic2017-dir "$DATA/isic2017" "${sources[@]}" --drop-leaks \
+  --absolute-paths --threads "$(nproc)" --out "$OUT/manifest.csv" --summary "$OUT/prep.json" --quiet
+
+train_args=(--manifest "$OUT/manifest.csv" --input-size "$SIZE" --backbone-size "$SIZE" --epochs "$EPOCHS"
+            --batch-size "$BATCH" --lr "$LR" --weight-decay "$WEIGHT_DECAY" --time-limit "$TIME_LIMIT"
+            --device "$DEVICE" --workers "$WORKERS" --quiet)
+log "derm-train: $MEMBERS member(s), $PARALLEL at a time"
+# Member k is the same network whichever process trains it; the process that
+# completes the set writes ensemble.json.
+pids=()
+failed=0
+for ((k = 1; k <= MEMBERS; ++k)); do
+  "$BIN/derm-train/derm-train" "${train_args[@]}" --ensemble "$MEMBERS" --members "$k" --out "$OUT/ensemble" \
+    2>"$OUT/logs/train-member-$k.log" &
+  pids+=($!)
+  if ((${#pids[@]} >= PARALLEL)); then
+    wait "${pids[0]}" || failed=1
+    pids=("${pids[@]:1}")
+  fi
+done
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+((failed == 0)) || { echo "$0: a derm-train process failed (logs in $OUT/logs)" >&2; exit 1; }
+
+for policy in fixed youden; do
+  log "derm-eval on the test split, thresholds: $policy"
+  "$BIN/derm-eval/derm-eval" --model "$OUT/ensemble" --manifest "$OUT/manifest.csv" --split test \
+    --threshold-policy "$policy" --val-split val --tta "$TTA" --device "$DEVICE" --workers "$WORKERS" \
+    --out "$OUT/eval-$policy" --quiet
+done
+log "done: $OUT/eval-fixed/report.json, $OUT/eval-youden/report.json"
