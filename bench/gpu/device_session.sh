@@ -20,7 +20,9 @@
 # MEMBERS (5), PARALLEL (5), SIZE (224), EPOCHS (60, the longest schedule; the
 # time limit shortens it) go to train_isic2017.sh. A smoke test of the plumbing
 # on a CPU machine: DERM_SESSION_DEVICE=cpu DERM_SESSION_BUILD=build (an
-# existing build folder) with small SIZE, MEMBERS and PARALLEL.
+# existing build folder) with small SIZE, MEMBERS and PARALLEL. DERM_SESSION_BENCH=0
+# skips step 2; DERM_SESSION_RESERVE (100) is the seconds kept for what follows
+# training (derm-prep and loading the images before it, the evaluations after).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -57,14 +59,17 @@ BUILD=$(cd "$BUILD" && pwd)
   tee -a "$SESSION_LOG" >&2
 
 # ---- 2. speed benchmarks ----------------------------------------------------
-log "speed benchmarks (bench/gpu/run_all.sh)"
-DERM_BENCH_DEVICE=$DEVICE DERM_BENCH_BUILD=$BUILD DERM_BENCH_DEADLINE=${DERM_BENCH_DEADLINE:-170} \
-  DERM_BENCH_STEP_TIMEOUT=${DERM_BENCH_STEP_TIMEOUT:-90} OUT=$PACK timeout $(($(left) - 150)) bash bench/gpu/run_all.sh 2>&1 | tee -a "$SESSION_LOG" >&2
-log "benchmarks ended (exit ${PIPESTATUS[0]})"
+if [[ ${DERM_SESSION_BENCH:-1} == 1 ]]; then
+  log "speed benchmarks (bench/gpu/run_all.sh)"
+  DERM_BENCH_DEVICE=$DEVICE DERM_BENCH_BUILD=$BUILD DERM_BENCH_DEADLINE=${DERM_BENCH_DEADLINE:-170} \
+    DERM_BENCH_STEP_TIMEOUT=${DERM_BENCH_STEP_TIMEOUT:-90} OUT=$PACK timeout $(($(left) - 150)) \
+    bash bench/gpu/run_all.sh 2>&1 | tee -a "$SESSION_LOG" >&2
+  log "benchmarks ended (exit ${PIPESTATUS[0]})"
+fi
 
 # ---- 3. ISIC 2017 ensemble --------------------------------------------------
 # Reserve: derm-prep, loading the images, two evaluations and packing.
-RESERVE=100
+RESERVE=${DERM_SESSION_RESERVE:-100}
 train_seconds=$(($(left) - RESERVE))
 ISIC=$BUILD/isic2017-$DEVICE
 if ((train_seconds < 60)); then
@@ -73,8 +78,8 @@ else
   minutes=$(awk -v s="$train_seconds" 'BEGIN { printf "%.2f", s / 60 }')
   log "ISIC 2017 ensemble: ${minutes} min of training per member process"
   rm -rf "$ISIC"
-  DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE MEMBERS=${MEMBERS:-5} PARALLEL=${PARALLEL:-5} \
-    SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} TIME_LIMIT=$minutes WORKERS=3 \
+  DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE \
+    MEMBERS=${MEMBERS:-5} PARALLEL=${PARALLEL:-5} SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} TIME_LIMIT=$minutes WORKERS=3 \
     timeout $(($(left) - 10)) bash scripts/train_isic2017.sh "$ISIC" 2>&1 | tee -a "$SESSION_LOG" >&2
   log "ISIC 2017 run ended (exit ${PIPESTATUS[0]})"
 fi

@@ -71,9 +71,10 @@ struct TrainOptions {
   SelectionMetric select_by = SelectionMetric::auc;
   int patience = 0;          // epochs without improvement before stopping; 0 = never
   // Wall-clock budget of the whole run in minutes (0 = none). Members share
-  // what is left equally; once a member's first epochs show that --epochs will
-  // not fit its share, its schedule is shortened (the cosine then ends earlier)
-  // and it stops at an epoch boundary. Not part of a checkpoint's identity.
+  // what is left equally; after each epoch a member plans as many epochs (at
+  // most `epochs`) as fit its share at the last epoch's pace, its cosine
+  // schedule ending at the last of them, and it stops at an epoch boundary.
+  // Not part of a checkpoint's identity.
   double time_limit_minutes = 0;
   int checkpoint_every = 0;  // steps between resumable checkpoints; 0 = each epoch only
   bool resume = true;        // continue from the out_dir's checkpoints when present

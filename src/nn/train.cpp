@@ -71,7 +71,9 @@ void validate(const TrainOptions& o) {
   require(!o.manifest.empty(), "--manifest is required");
   require(!o.out_dir.empty(), "--out is required");
   require(o.ensemble >= 1 && o.ensemble <= 100, "--ensemble must be between 1 and 100");
-  for (int m : o.members) require(m >= 1 && m <= o.ensemble, "--members: " + std::to_string(m) + " is not in 1..--ensemble");
+  for (int m : o.members) {
+    require(m >= 1 && m <= o.ensemble, "--members: " + std::to_string(m) + " is not in 1..--ensemble");
+  }
   require(o.epochs >= 1, "--epochs must be at least 1");
   require(o.head_epochs < o.epochs, "--head-epochs must be fewer than --epochs");
   require(o.batch_size >= 2, "--batch-size must be at least 2 (BatchNorm needs two images)");
@@ -378,15 +380,13 @@ TrainingBatches device_batches(const SampleSource& source, const Augmenter& augm
 
 using Clock = std::chrono::steady_clock;
 
-// The number of epochs to plan for: fewer than planned when the epochs run so
-// far, at their mean length, show that the rest would not end by the deadline.
-int epochs_that_fit(int planned, int done, int done_here, Clock::duration spent_here, Clock::time_point now,
-                    Clock::time_point deadline) {
-  if (done_here == 0) return planned;
-  const double per_epoch = std::chrono::duration<double>(spent_here).count() / done_here;
+// The number of epochs to plan for, at most `most`: those done and as many more
+// as end by the deadline at the pace of the last one (validation included).
+int epochs_that_fit(int most, int done, Clock::duration last_epoch, Clock::time_point now, Clock::time_point deadline) {
+  const double per_epoch = std::max(1e-3, std::chrono::duration<double>(last_epoch).count());
   const double left = std::chrono::duration<double>(deadline - now).count();
   const int more = left <= 0 ? 0 : static_cast<int>(std::floor(left / per_epoch));
-  return std::min(planned, done + more);
+  return std::min(most, done + more);
 }
 
 struct RunContext {
@@ -446,9 +446,7 @@ json train_member(RunContext& run, int member) {
   if (class_weights.defined()) loss_options.weight(class_weights);
 
   std::ofstream log(o.out_dir / "train-log.jsonl", std::ios::app);
-  const auto member_start = Clock::now();
   const int first_epoch_here = state.epoch;
-  bool time_limited = false;
   for (int epoch = state.epoch; epoch < state.planned_epochs && !state.stopped_early; ++epoch) {
     const std::int64_t total_steps = steps_per_epoch * state.planned_epochs;
     const bool heads_only = epoch < head_epochs;
@@ -600,13 +598,14 @@ json train_member(RunContext& run, int member) {
     }
     if (run.member_deadline) {
       const auto now = Clock::now();
-      const int fit = epochs_that_fit(state.planned_epochs, state.epoch, state.epoch - first_epoch_here,
-                                      now - member_start, now, *run.member_deadline);
-      if (fit < state.planned_epochs) {
+      const int fit = epochs_that_fit(o.epochs, state.epoch, now - epoch_start, now, *run.member_deadline);
+      // A process's first epoch is slow (cuDNN autotuning, cold caches): it
+      // only decides when not even one more epoch of its length fits.
+      const bool first_here = epoch == first_epoch_here;
+      if (fit != state.planned_epochs && !(first_here && fit > state.epoch)) {
         spdlog::info("member {}: --time-limit leaves time for {} of {} epochs; the schedule now ends there", member,
-                     fit, state.planned_epochs);
+                     fit, o.epochs);
         state.planned_epochs = fit;
-        time_limited = true;
       }
     }
     if (state.epoch < state.planned_epochs && !state.stopped_early) {
@@ -620,7 +619,7 @@ json train_member(RunContext& run, int member) {
               {"epochs_run", state.epoch},
               {"planned_epochs", state.planned_epochs},
               {"stopped_early", state.stopped_early},
-              {"time_limited", time_limited},
+              {"time_limited", state.planned_epochs < o.epochs},
               {"history", state.history}};
   write_file_atomically(member_record(o.out_dir, member), [&](std::ostream& out) { out << result.dump(2) << "\n"; });
   std::error_code ec;
