@@ -39,15 +39,10 @@ left() { echo $((BUDGET - SECONDS)); }
 # ---- 1. build ---------------------------------------------------------------
 if [[ -z $BUILD ]]; then
   BUILD=$ROOT/build-gpu
-  mkdir -p "$BUILD"
-  if [[ -f .devkit.tar.xz && ! -f .devkit/env.sh ]]; then tar xJf .devkit.tar.xz || exit 1; fi
-  # shellcheck disable=SC1091
-  [[ -f .devkit/env.sh ]] && source .devkit/env.sh
   log "configuring and building $BUILD"
-  if ! { cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDERM_BUILD_TESTS=OFF -DDERM_BUILD_BENCH=ON &&
-         cmake --build "$BUILD" -j "$(nproc)" --target derm-prep derm-train derm-model derm-eval derm-classify \
-           derm_bench_forward_latency; } >"$BUILD/build.log" 2>&1; then
-    grep -m 20 -B 2 -A 8 'error' "$BUILD/build.log" >&2 || tail -n 60 "$BUILD/build.log" >&2
+  # shellcheck source=build.sh
+  source "$ROOT/bench/gpu/build.sh"
+  if ! derm_gpu_build "$BUILD"; then
     cp "$BUILD/build.log" "$PACK/"
     log "the build failed"
     exit 1

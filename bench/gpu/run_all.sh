@@ -4,9 +4,8 @@
 #
 #   bash bench/gpu/run_all.sh
 #
-# 1. Unpacks .devkit.tar.xz (when present and not yet unpacked), sources
-#    .devkit/env.sh, configures build-gpu (Release, no tests) and builds only
-#    derm-prep, derm-train, derm-model and derm_bench_forward_latency.
+# 1. Unless DERM_BENCH_BUILD names a build, builds into build-gpu with
+#    bench/gpu/build.sh (the device kit's environment, Release, no tests).
 # 2. Makes synthetic data: N random 768x768 PNGs (make_synthetic_images.py),
 #    a derm-prep manifest of them, and an untrained 700->299 model (derm-model create).
 # 3. Measures, each of ours right before its baseline on the same GPU:
@@ -69,25 +68,12 @@ log() { printf '[run_all %4ds] %s\n' $((SECONDS - START)) "$*" >&2; }
 BUILD_SECONDS=0
 if [[ -z $BUILD ]]; then
   BUILD=$ROOT/build-gpu
-  if [[ -f .devkit.tar.xz && ! -f .devkit/env.sh ]]; then
-    log "unpacking .devkit.tar.xz"
-    tar xJf .devkit.tar.xz || { echo "run_all.sh: cannot unpack .devkit.tar.xz" >&2; exit 1; }
-  fi
-  if [[ -f .devkit/env.sh ]]; then
-    # shellcheck disable=SC1091
-    source .devkit/env.sh
-  else
-    log "no .devkit/env.sh: building against whatever find_package finds"
-  fi
-  mkdir -p "$BUILD"
-  log "configuring and building $BUILD (log: $BUILD/run_all-build.log)"
+  log "configuring and building $BUILD (log: $BUILD/build.log)"
   b0=$SECONDS
-  if ! { cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDERM_BUILD_TESTS=OFF -DDERM_BUILD_BENCH=ON &&
-         cmake --build "$BUILD" -j "$(nproc)" --target derm-prep derm-train derm-model derm-eval derm_bench_forward_latency; } \
-       >"$BUILD/run_all-build.log" 2>&1; then
-    tail -n 60 "$BUILD/run_all-build.log" >&2
-    [[ -n ${OUT:-} ]] && cp "$BUILD/run_all-build.log" "$OUT/" 2>/dev/null
-    echo "run_all.sh: the build failed (log above)" >&2
+  # shellcheck source=build.sh
+  source "$ROOT/bench/gpu/build.sh"
+  if ! derm_gpu_build "$BUILD"; then
+    [[ -n ${OUT:-} ]] && cp "$BUILD/build.log" "$OUT/" 2>/dev/null
     exit 1
   fi
   BUILD_SECONDS=$((SECONDS - b0))
@@ -238,7 +224,7 @@ EOF
   if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
     cp "$RESULTS/${prefix}_latency.json" "$RESULTS/${prefix}_train.json" "$OUT/" 2>/dev/null
     [[ -f $WORK/table.txt ]] && cp "$WORK/table.txt" "$OUT/${prefix}_table.txt"
-    [[ -f $BUILD/run_all-build.log ]] && cp "$BUILD/run_all-build.log" "$WORK/logs/" 2>/dev/null
+    [[ -f $BUILD/build.log ]] && cp "$BUILD/build.log" "$WORK/logs/" 2>/dev/null
     tar czf "$OUT/${prefix}_logs.tar.gz" -C "$WORK" environment.txt logs $(cd "$WORK" && ls ./*.json 2>/dev/null)
   fi
   return 0
