@@ -25,7 +25,9 @@
 #   PARALLEL       members trained at once                           (1)
 #   EPOCHS         epochs per member (the schedule's length)         (40)
 #   TIME_LIMIT     minutes per derm-train process, 0 = none          (0)
-#   SIZE           input side (no stem below 299)                    (224)
+#   SIZE           input side                                        (224)
+#   BACKBONE       side behind the learned-resizer stem (SIZE: no stem; e.g. SIZE=700 BACKBONE=299)
+#   INIT           derm model file to fine-tune (e.g. converted ImageNet weights); empty: from scratch
 #   BATCH, LR, WEIGHT_DECAY                                          (64, 0.001, 0.05)
 #   DEVICE         cpu, cuda or auto                                 (auto)
 #   WORKERS        decoding threads per process                      (2)
@@ -44,6 +46,8 @@ PARALLEL=${PARALLEL:-1}
 EPOCHS=${EPOCHS:-40}
 TIME_LIMIT=${TIME_LIMIT:-0}
 SIZE=${SIZE:-224}
+BACKBONE=${BACKBONE:-$SIZE}
+INIT=${INIT:-}
 BATCH=${BATCH:-64}
 LR=${LR:-0.001}
 WEIGHT_DECAY=${WEIGHT_DECAY:-0.05}
@@ -67,9 +71,10 @@ log "derm-prep (${#sources[@]} extra source argument(s))"
 "$BIN/derm-prep/derm-prep" --task isic2017 --isic2017-dir "$DATA/isic2017" "${sources[@]}" --drop-leaks \
   --absolute-paths --threads "$(nproc)" --out "$OUT/manifest.csv" --summary "$OUT/prep.json" --quiet
 
-train_args=(--manifest "$OUT/manifest.csv" --input-size "$SIZE" --backbone-size "$SIZE" --epochs "$EPOCHS"
+train_args=(--manifest "$OUT/manifest.csv" --input-size "$SIZE" --backbone-size "$BACKBONE" --epochs "$EPOCHS"
             --batch-size "$BATCH" --lr "$LR" --weight-decay "$WEIGHT_DECAY" --time-limit "$TIME_LIMIT"
             --device "$DEVICE" --workers "$WORKERS" --quiet)
+if [[ -n $INIT ]]; then train_args+=(--init "$INIT"); fi
 log "derm-train: $MEMBERS member(s), $PARALLEL at a time"
 # Member k is the same network whichever process trains it; the process that
 # completes the set writes ensemble.json.
