@@ -401,7 +401,8 @@ struct RunContext {
   std::optional<Clock::time_point> member_deadline;  // --time-limit: this member's share ends here
 };
 
-json train_member(RunContext& run, int member) {
+// Trains one member and writes its model file and record (member-K.json).
+void train_member(RunContext& run, int member) {
   const TrainOptions& o = run.options;
   const json identity = run_identity(o, run.digest, member, run.train.on_device);
   const std::uint64_t member_seed = derive_seed(o.seed, static_cast<std::uint64_t>(member), 0);
@@ -624,7 +625,6 @@ json train_member(RunContext& run, int member) {
   write_file_atomically(member_record(o.out_dir, member), [&](std::ostream& out) { out << result.dump(2) << "\n"; });
   std::error_code ec;
   fs::remove(checkpoint, ec);
-  return result;
 }
 
 }  // namespace

@@ -21,11 +21,6 @@ int train(const std::string& args, std::string* err = nullptr) {
   return code;
 }
 
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
-
 std::string small_run(const fs::path& manifest, const fs::path& out, int members = 1, int epochs = 2) {
   return "--manifest " + quoted(manifest) + " --out " + quoted(out) +
          " --input-size 75 --backbone-size 75 --batch-size 4 --steps-per-epoch 4 --seed 5 --checkpoint-every 2"
@@ -95,7 +90,8 @@ TEST(TrainCli, MembersTrainedByTwoProcessesMakeTheSameEnsembleAsOneRun) {
   for (const char* member : {"member-1.safetensors", "member-2.safetensors"}) {
     EXPECT_TRUE(same_model_weights(dir / "one" / member, dir / "split" / member)) << member;
   }
-  EXPECT_EQ(read_json(dir / "split" / "ensemble.json"), read_json(dir / "one" / "ensemble.json"));
+  EXPECT_EQ(json::parse(std::ifstream(dir / "split" / "ensemble.json")),
+            json::parse(std::ifstream(dir / "one" / "ensemble.json")));
 }
 
 TEST(TrainCli, TimeLimitShortensEachMembersScheduleToWhatFits) {
@@ -104,7 +100,7 @@ TEST(TrainCli, TimeLimitShortensEachMembersScheduleToWhatFits) {
   std::string err;
   // 0.1 s for two members of 40 epochs: each stops after its first epoch.
   ASSERT_EQ(train(small_run(manifest, dir / "short", 2, 40) + " --time-limit 0.00167", &err), 0) << err;
-  const json summary = read_json(dir / "short" / "summary.json");
+  const json summary = json::parse(std::ifstream(dir / "short" / "summary.json"));
   ASSERT_EQ(summary["members"].size(), 2u);
   for (const auto& member : summary["members"]) {
     EXPECT_TRUE(member["time_limited"].get<bool>()) << member.dump();
@@ -114,7 +110,7 @@ TEST(TrainCli, TimeLimitShortensEachMembersScheduleToWhatFits) {
   EXPECT_TRUE(fs::exists(dir / "short" / "ensemble.json"));
 
   ASSERT_EQ(train(small_run(manifest, dir / "ample", 1, 2) + " --time-limit 600", &err), 0) << err;
-  const json ample = read_json(dir / "ample" / "summary.json")["members"][0];
+  const json ample = json::parse(std::ifstream(dir / "ample" / "summary.json"))["members"][0];
   EXPECT_FALSE(ample["time_limited"].get<bool>());
   EXPECT_EQ(ample["epochs_run"].get<int>(), 2);
 }
