@@ -3,19 +3,23 @@
 //
 //   derm_bench_forward_latency MODEL.safetensors [--device cuda] [--size 700] [--iterations 100]
 //       [--warmup 20] [--batch 1] [--bf16] [--channels-last] [--cudnn-benchmark] [--threads N]
+//       [--no-cuda-graphs] [--no-fold]
 //
-// The model is loaded as derm-classify loads it (derm::load_model, eval mode on
-// --device) and run under c10::InferenceMode, as derm::Classifier does. The input
-// is a fixed pattern (the same as bench/pytorch_latency_baseline.py's), already
-// normalised and on the device, so only the network is timed. --warmup untimed
-// passes, then --iterations timed ones, each bracketed by a device
+// The model is loaded and run as derm::Classifier runs it: derm::load_model (eval
+// mode on --device), on CUDA BatchNorm folded into the convolutions, under
+// c10::InferenceMode, through derm::GraphedForward (on CUDA a recorded graph,
+// replayed). The input is a fixed pattern (the same as
+// bench/pytorch_latency_baseline.py's), already normalised and on the device,
+// so only the network is timed. --warmup untimed passes (on CUDA the first
+// records the graph), then --iterations timed ones, each bracketed by a device
 // synchronisation (torch::cuda::synchronize on CUDA). Prints one JSON object:
 // median_ms, p90_ms, mean_ms, min_ms, images_per_second (batch / median),
 // device, dtype, and the logits of the first image (to compare with the baseline).
 //
 // Defaults are derm-classify's own settings: fp32, contiguous (NCHW) input,
-// cuDNN benchmark off. --bf16 runs under bf16 autocast as training does;
-// --channels-last and --cudnn-benchmark are what-if switches.
+// cuDNN benchmark off, on CUDA graphs and the BatchNorm fold. --bf16 runs under
+// bf16 autocast as training does; --channels-last, --cudnn-benchmark,
+// --no-cuda-graphs and --no-fold are what-if switches.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -28,6 +32,7 @@
 #include <torch/torch.h>
 
 #include "derm/autocast.hpp"
+#include "derm/graphed_forward.hpp"
 #include "derm/model_io.hpp"
 #include "derm/tensor_image.hpp"
 
@@ -56,7 +61,7 @@ int main(int argc, char** argv) {
                "derm_bench_forward_latency"};
   std::string model_path, device_name = "auto";
   int size = 0, iterations = 100, warmup = 20, batch = 1, threads = 0;
-  bool bf16 = false, channels_last = false, cudnn_benchmark = false;
+  bool bf16 = false, channels_last = false, cudnn_benchmark = false, cuda_graphs = true, fold = true;
   app.add_option("model", model_path, "derm model file (.safetensors)")->required();
   app.add_option("--device", device_name, "cpu, cuda, cuda:N or auto")->capture_default_str();
   app.add_option("--size", size, "Input side in pixels (0: the model's input size)")->capture_default_str();
@@ -67,6 +72,8 @@ int main(int argc, char** argv) {
   app.add_flag("--bf16", bf16, "bf16 autocast (default: fp32, as derm-classify)");
   app.add_flag("--channels-last", channels_last, "Channels-last weights and input (default: as derm-classify, off)");
   app.add_flag("--cudnn-benchmark", cudnn_benchmark, "cuDNN autotuning (default: as derm-classify, off)");
+  app.add_flag("!--no-cuda-graphs", cuda_graphs, "Plain forward calls instead of a replayed CUDA graph");
+  app.add_flag("!--no-fold", fold, "CUDA: keep BatchNorm apart from the convolutions");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -86,7 +93,15 @@ int main(int argc, char** argv) {
         if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
       }
     }
+    const bool folded = fold && device.is_cuda();  // as derm::Classifier: on CUDA only
+    if (folded) net->fold_batch_norm();
     if (size == 0) size = model.metadata.preprocessing.input_size;
+    derm::GraphedForward forward(
+        [&](const torch::Tensor& input) {
+          derm::Bf16Autocast cast(bf16, device);
+          return net->forward(input);
+        },
+        cuda_graphs);
 
     c10::InferenceMode inference_mode;
     // The same fixed pattern as pytorch_latency_baseline.py: values in [-1, 1).
@@ -101,20 +116,14 @@ int main(int argc, char** argv) {
     if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
 
     torch::Tensor logits;
-    for (int i = 0; i < warmup; ++i) {
-      derm::Bf16Autocast cast(bf16, device);
-      logits = net->forward(x);
-    }
+    for (int i = 0; i < warmup; ++i) logits = forward(x);
     synchronize(device);
     std::vector<double> ms;
     ms.reserve(static_cast<std::size_t>(iterations));
     for (int i = 0; i < iterations; ++i) {
       synchronize(device);
       const auto start = std::chrono::steady_clock::now();
-      {
-        derm::Bf16Autocast cast(bf16, device);
-        logits = net->forward(x);
-      }
+      logits = forward(x);
       synchronize(device);
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     }
@@ -133,6 +142,8 @@ int main(int argc, char** argv) {
                        {"dtype", bf16 ? "bf16-autocast" : "fp32"},
                        {"channels_last", channels_last},
                        {"cudnn_benchmark", device.is_cuda() && cudnn_benchmark},
+                       {"cuda_graph", forward.recordings() > 0},
+                       {"batch_norm_folded", folded},
                        {"threads", device.is_cuda() ? 0 : torch::get_num_threads()},
                        {"size", size},
                        {"batch", batch},

@@ -30,6 +30,7 @@
 #   INIT           derm model file to fine-tune (e.g. converted ImageNet weights); empty: from scratch
 #   BATCH, LR, WEIGHT_DECAY                                          (64, 0.001, 0.05)
 #   DEVICE         cpu, cuda or auto                                 (auto)
+#   CUDA_GRAPHS    1: derm-train --cuda-graphs (CUDA only)           (0)
 #   WORKERS        decoding threads per process                      (2)
 #   TTA            test-time views for the evaluation: 1, 2, 4 or 8  (1)
 # Writes OUT_DIR/{manifest.csv,prep.json,ensemble/,eval-fixed/,eval-youden/,logs/}.
@@ -54,6 +55,7 @@ WEIGHT_DECAY=${WEIGHT_DECAY:-0.05}
 DEVICE=${DEVICE:-auto}
 WORKERS=${WORKERS:-2}
 TTA=${TTA:-1}
+CUDA_GRAPHS=${CUDA_GRAPHS:-0}
 
 [[ -d $DATA/isic2017 ]] || { echo "$0: $DATA/isic2017: no such folder (set DERM_DATA_DIR)" >&2; exit 1; }
 for tool in derm-prep derm-train derm-eval; do
@@ -75,6 +77,7 @@ train_args=(--manifest "$OUT/manifest.csv" --input-size "$SIZE" --backbone-size 
             --batch-size "$BATCH" --lr "$LR" --weight-decay "$WEIGHT_DECAY" --time-limit "$TIME_LIMIT"
             --device "$DEVICE" --workers "$WORKERS" --quiet)
 if [[ -n $INIT ]]; then train_args+=(--init "$INIT"); fi
+if [[ $CUDA_GRAPHS == 1 ]]; then train_args+=(--cuda-graphs); fi
 log "derm-train: $MEMBERS member(s), $PARALLEL at a time"
 # Member k is the same network whichever process trains it; the process that
 # completes the set writes ensemble.json.

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", r.classifier.threads, "CPU threads for the network (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
+  app.add_flag("!--no-cuda-graphs", r.classifier.cuda_graphs,
+               "On CUDA, run each forward pass eagerly instead of replaying it as a recorded CUDA graph");
   app.add_option("--batch-size", r.batch_size, "Images per forward pass")->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--tta", r.tta_views,

@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({1, 2, 4, 8}))->group("Run");
   app.add_option("--device", r.classifier.device, "cpu, cuda, cuda:N or auto")->capture_default_str()->group("Run");
   app.add_option("--threads", r.classifier.threads, "CPU threads for the network (0 = all cores)")->group("Run");
+  app.add_flag("!--no-cuda-graphs", r.classifier.cuda_graphs,
+               "On CUDA, run each forward pass eagerly instead of replaying a recorded CUDA graph")->group("Run");
   app.add_option("-j,--workers", r.workers, "Image decoding threads")->capture_default_str()
       ->check(CLI::PositiveNumber)->group("Run");
   app.add_option("-b,--batch-size", r.batch_size, "Images per forward pass")->capture_default_str()

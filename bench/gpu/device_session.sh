@@ -2,13 +2,17 @@
 # Issue 5 in one call of the device tool (15 minutes of GPU per session, start-up
 # included, so everything happens in one command under one time budget):
 #
-#   1. build derm (Release) against the machine's CUDA LibTorch and the kit;
+#   1. build derm (Release) against the machine's CUDA LibTorch and the kit
+#      (bench/gpu/build.sh), and run nn_tests' CUDA tests (CUDA graph replays
+#      against plain calls, gpu_tests.xml);
 #   2. the speed benchmarks, bench/gpu/run_all.sh (each of ours right before its
 #      PyTorch baseline);
 #   3. the ISIC 2017 ensemble, scripts/train_isic2017.sh, with every member in
 #      its own process and a --time-limit that makes it end in the time left;
+#      with derm-train --cuda-graphs when the training-step test of 1 passed;
 #   4. everything packed into $OUT (the tool brings back at most 8 files): session.log,
-#      run_all.sh's gpu_* files and isic2017_run.tar.gz (no weights: too big to come back).
+#      gpu_tests.xml, run_all.sh's gpu_* files and isic2017_run.tar.gz (no
+#      weights: too big to come back).
 #
 # Before the call, on the CPU machine (both paths are git-ignored):
 #   ../shared/device/make-kit.sh                                  # .devkit.tar.xz
@@ -53,10 +57,27 @@ BUILD=$(cd "$BUILD" && pwd)
 [[ $DEVICE == cuda ]] && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 |
   tee -a "$SESSION_LOG" >&2
 
+# The CUDA tests of the graph recordings (they skip on a CPU); training uses
+# --cuda-graphs only when its test ran and passed.
+TRAIN_GRAPHS=0
+if [[ -x $BUILD/tests/nn_tests ]]; then
+  log "nn_tests: CUDA graph and BatchNorm-fold tests"
+  timeout 120 "$BUILD/tests/nn_tests" --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*' \
+    --gtest_output="xml:$PACK/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log" | tee -a "$SESSION_LOG" >&2
+  tests_rc=${PIPESTATUS[0]}
+  log "nn_tests ended (exit $tests_rc)"
+  if ((tests_rc == 0)) && grep -q '^\[       OK \] GraphedTrainingStep.ReplaysGiveThePlainLossesAndGradientsOnCuda' \
+       "$BUILD/gpu_tests.log"; then
+    TRAIN_GRAPHS=1
+  fi
+else
+  log "no nn_tests in $BUILD: CUDA graph tests not run"
+fi
+
 # ---- 2. speed benchmarks ----------------------------------------------------
 if [[ ${DERM_SESSION_BENCH:-1} == 1 ]]; then
   log "speed benchmarks (bench/gpu/run_all.sh)"
-  DERM_BENCH_DEVICE=$DEVICE DERM_BENCH_BUILD=$BUILD DERM_BENCH_DEADLINE=${DERM_BENCH_DEADLINE:-170} \
+  DERM_BENCH_DEVICE=$DEVICE DERM_BENCH_BUILD=$BUILD DERM_BENCH_DEADLINE=${DERM_BENCH_DEADLINE:-230} \
     DERM_BENCH_STEP_TIMEOUT=${DERM_BENCH_STEP_TIMEOUT:-90} OUT=$PACK timeout $(($(left) - 150)) \
     bash bench/gpu/run_all.sh 2>&1 | tee -a "$SESSION_LOG" >&2
   log "benchmarks ended (exit ${PIPESTATUS[0]})"
@@ -71,9 +92,9 @@ if ((train_seconds < 60)); then
   log "only ${train_seconds}s left for training: skipped"
 else
   minutes=$(awk -v s="$train_seconds" 'BEGIN { printf "%.2f", s / 60 }')
-  log "ISIC 2017 ensemble: ${minutes} min of training per member process"
+  log "ISIC 2017 ensemble: ${minutes} min of training per member process (CUDA_GRAPHS=$TRAIN_GRAPHS)"
   rm -rf "$ISIC"
-  DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE \
+  DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE CUDA_GRAPHS=$TRAIN_GRAPHS \
     MEMBERS=${MEMBERS:-5} PARALLEL=${PARALLEL:-5} SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} TIME_LIMIT=$minutes WORKERS=3 \
     timeout $(($(left) - 10)) bash scripts/train_isic2017.sh "$ISIC" 2>&1 | tee -a "$SESSION_LOG" >&2
   log "ISIC 2017 run ended (exit ${PIPESTATUS[0]})"

@@ -10,10 +10,13 @@
 #    a derm-prep manifest of them, and an untrained 700->299 model (derm-model create).
 # 3. Measures, each of ours right before its baseline on the same GPU:
 #    latency  derm_bench_forward_latency vs pytorch_latency_baseline.py
-#             (batch 1, 700x700, fp32, the same model file; ratio = baseline ms / ours ms, target >= 3)
+#             (batch 1, 700x700, fp32, the same model file; ratio = baseline ms / ours ms, target >= 3);
+#             ours as derm-classify runs it (a replayed CUDA graph, BatchNorm folded), and
+#             two what-ifs: eager (--no-cuda-graphs --no-fold) and --cudnn-benchmark
 #    train    derm-train (--epochs 2 --steps-per-epoch S --data-on device, epoch 2's images/s)
-#             vs pytorch_train_baseline.py (S warm-up + S timed steps), at 700 with the
-#             stem and at 299 without; ratio = ours / baseline, target >= 1.5 at 700.
+#             with --cuda-graphs and without, vs pytorch_train_baseline.py (S warm-up + S
+#             timed steps), at 700 with the stem and at 299 without; ratio = ours / baseline,
+#             target >= 1.5 at 700.
 # 4. Prints a table and writes <prefix>_latency.json, <prefix>_train.json (and the
 #    logs) to the results folder and, when $OUT is set, to $OUT.
 #
@@ -148,14 +151,16 @@ measure() {
   log "$name: done in $((SECONDS - t0))s"
 }
 
-# derm-train's epoch 2 record (steady state: epoch 1 warmed up cuDNN and the caches).
+# derm-train's epoch 2 record (steady state: epoch 1 warmed up cuDNN and the caches,
+# and with --cuda-graphs recorded the step).
 train_ours() {
   local name=$1 size=$2 backbone=$3
+  shift 3
   local out=$WORK/$name
   if measure "$name" "$WORK/$name.stdout" "$TRAIN" --manifest "$WORK/manifest.csv" --out "$out" \
       --input-size "$size" --backbone-size "$backbone" --epochs 2 --steps-per-epoch "$STEPS" \
       --batch-size "$BATCH" --ensemble 1 --data-on device --no-resume --val-split "" \
-      --device "$DEVICE" --workers 4 --quiet "${cpu_threads[@]}"; then
+      --device "$DEVICE" --workers 4 --quiet "${cpu_threads[@]}" "$@"; then
     tail -n 1 "$out/train-log.jsonl" >"$WORK/$name.json"
   fi
 }
@@ -178,23 +183,33 @@ rows = []
 
 lo, lb = load("latency_ours"), load("latency_baseline")
 latency = dict(common, benchmark="single-image forward latency (derm-classify's network call)",
-               size=int(size), ours=lo, baseline=lb, target_ratio=3.0, ratio=None, max_rel_logit_diff=None)
+               size=int(size), ours=lo, baseline=lb, target_ratio=3.0, ratio=None, max_rel_logit_diff=None,
+               variants={})
 if lo and lb:
     latency["ratio"] = lb["median_ms"] / lo["median_ms"]
     scale = max(abs(v) for v in lb["logits"]) or 1.0
     latency["max_rel_logit_diff"] = max(abs(a - b) for a, b in zip(lo["logits"], lb["logits"])) / scale
 rows.append(("latency b1 %s fp32 (ms, median)" % size, lb and lb["median_ms"], lo and lo["median_ms"],
              latency["ratio"], 3.0))
+for key, label in (("eager", "  what-if: eager, BN unfolded"), ("cudnn_benchmark", "  what-if: + cudnn benchmark")):
+    v = load("latency_ours_" + key)
+    ratio = (lb["median_ms"] / v["median_ms"]) if v and lb else None
+    latency["variants"][key] = dict(ours=v, ratio=ratio)
+    rows.append((label, lb and lb["median_ms"], v and v["median_ms"], ratio, None))
 
 train = dict(common, benchmark="training throughput (images/s), derm-train vs PyTorch eager",
              batch=int(batch), steps=int(steps), runs={})
 for key, name, s, b, target in (("stem", "train_stem", size, backbone, 1.5), ("plain", "train_plain", small, small, None)):
-    o, p = load(name + "_ours"), load(name + "_baseline")
-    run = {"input_size": int(s), "backbone_size": int(b), "stem": s != b, "ours": o, "baseline": p,
-           "ratio": (o["images_per_second"] / p["images_per_second"]) if o and p else None, "target_ratio": target}
+    o, e, p = load(name + "_ours"), load(name + "_ours_eager"), load(name + "_baseline")
+    ratio = lambda ours: (ours["images_per_second"] / p["images_per_second"]) if ours and p else None
+    run = {"input_size": int(s), "backbone_size": int(b), "stem": s != b, "ours": o, "ours_eager": e,
+           "baseline": p, "ratio": ratio(o), "ratio_eager": ratio(e), "target_ratio": target,
+           "note": "ours: derm-train --cuda-graphs; ours_eager: without"}
     train["runs"]["%s_%s" % (s, key)] = run
     rows.append(("train %s%s bs%s (img/s)" % (s, "->%s stem" % b if s != b else "", batch),
                  p and p["images_per_second"], o and o["images_per_second"], run["ratio"], target))
+    rows.append(("  without --cuda-graphs", p and p["images_per_second"], e and e["images_per_second"],
+                 run["ratio_eager"], None))
 
 for name, doc in (("latency", latency), ("train", train)):
     path = os.path.join(results, "%s_%s.json" % (prefix, name))
@@ -242,20 +257,29 @@ if ! { "$PY" "$ROOT/bench/gpu/make_synthetic_images.py" "$WORK/images" --count "
 fi
 
 # ---- 3. measurements (each of ours right before its baseline) ---------------
-measure latency_ours "$WORK/latency_ours.json" "$LATENCY" "$WORK/model.safetensors" --device "$DEVICE" \
-  --size "$SIZE" --iterations "$LAT_ITERS" --warmup "$LAT_WARMUP" "${cpu_threads[@]}"
+latency_ours() {
+  local name=$1
+  shift
+  measure "$name" "$WORK/$name.json" "$LATENCY" "$WORK/model.safetensors" --device "$DEVICE" \
+    --size "$SIZE" --iterations "$LAT_ITERS" --warmup "$LAT_WARMUP" "${cpu_threads[@]}" "$@"
+}
+latency_ours latency_ours
+latency_ours latency_ours_eager --no-cuda-graphs --no-fold
+latency_ours latency_ours_cudnn_benchmark --cudnn-benchmark
 measure latency_baseline "$WORK/latency_baseline.json" "$PY" "$ROOT/bench/pytorch_latency_baseline.py" \
   "$WORK/model.safetensors" --device "$DEVICE" --size "$SIZE" --iterations "$LAT_ITERS" --warmup "$LAT_WARMUP" \
   "${cpu_threads[@]}"
 finish >/dev/null
 
-train_ours train_stem_ours "$SIZE" "$BACKBONE"
+train_ours train_stem_ours "$SIZE" "$BACKBONE" --cuda-graphs
+train_ours train_stem_ours_eager "$SIZE" "$BACKBONE"
 measure train_stem_baseline "$WORK/train_stem_baseline.json" "$PY" "$ROOT/bench/pytorch_train_baseline.py" \
   --device "$DEVICE" --size "$SIZE" --backbone-size "$BACKBONE" --batch "$BATCH" --warmup "$STEPS" --steps "$STEPS" \
   "${py_cpu[@]}"
 finish >/dev/null
 
-train_ours train_plain_ours "$SMALL" "$SMALL"
+train_ours train_plain_ours "$SMALL" "$SMALL" --cuda-graphs
+train_ours train_plain_ours_eager "$SMALL" "$SMALL"
 measure train_plain_baseline "$WORK/train_plain_baseline.json" "$PY" "$ROOT/bench/pytorch_train_baseline.py" \
   --device "$DEVICE" --size "$SMALL" --backbone-size "$SMALL" --batch "$BATCH" --warmup "$STEPS" --steps "$STEPS" \
   "${py_cpu[@]}"

@@ -18,6 +18,10 @@ struct ClassifierOptions {
   std::vector<std::filesystem::path> models;
   std::string device = "auto";  // cpu, cuda, cuda:N, auto (CUDA when available)
   int threads = 0;              // CPU threads for the network; 0 = library default
+  // On CUDA, each member's forward pass (BatchNorm folded into the
+  // convolutions) is recorded once per batch shape as a CUDA graph and
+  // replayed (derm::GraphedForward); off: plain calls.
+  bool cuda_graphs = true;
 };
 
 struct MemberOutput {

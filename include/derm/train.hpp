@@ -89,6 +89,9 @@ struct TrainOptions {
   bool quiet = false;
   bool bf16 = true;           // CUDA only: bf16 autocast
   bool channels_last = true;  // CUDA only
+  // CUDA only: each training step's forward and backward pass replays one
+  // recorded CUDA graph (derm::GraphedTrainingStep); the optimizer steps outside.
+  bool cuda_graphs = false;
 };
 
 // Validates the options (derm::Error naming the option), trains every member,

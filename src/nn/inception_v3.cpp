@@ -39,8 +39,33 @@ BasicConv2dImpl::BasicConv2dImpl(const Conv2dOptions& options)
                                    torch::nn::BatchNorm2dOptions(options.out_channels()).eps(0.001)))) {}
 
 torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
-  auto y = bn(conv(x));
+  auto y = folded_weight_.defined() && !is_training() ? F::conv2d(x, folded_weight_, folded_options_) : bn(conv(x));
   return torch::relu_(y);
+}
+
+void BasicConv2dImpl::fold_batch_norm() {
+  torch::NoGradGuard no_grad;
+  // In float64, so that the fold adds no rounding beyond the final cast.
+  const auto& w = conv->weight;
+  const auto scale = bn->weight.to(torch::kFloat64) / (bn->running_var.to(torch::kFloat64) + bn->options.eps()).sqrt();
+  folded_weight_ = (w.to(torch::kFloat64) * scale.view({-1, 1, 1, 1}))
+                       .to(w.scalar_type())
+                       .contiguous(w.suggest_memory_format());
+  const auto bias = bn->bias.to(torch::kFloat64) - bn->running_mean.to(torch::kFloat64) * scale;
+  folded_options_ = F::Conv2dFuncOptions()
+                        .bias(bias.to(w.scalar_type()))
+                        .stride(conv->options.stride())
+                        .padding(conv->options.padding())
+                        .dilation(conv->options.dilation())
+                        .groups(conv->options.groups());
+}
+
+void BasicConv2dImpl::train(bool on) {
+  if (on) {
+    folded_weight_ = torch::Tensor();
+    folded_options_ = F::Conv2dFuncOptions();
+  }
+  Module::train(on);
 }
 
 InceptionAImpl::InceptionAImpl(int64_t in_channels, int64_t pool_features)
@@ -318,6 +343,12 @@ InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x) {
   out.logits = fc(x);
   // N x num_classes
   return out;
+}
+
+void InceptionV3Impl::fold_batch_norm() {
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* basic = module->as<BasicConv2dImpl>()) basic->fold_batch_norm();
+  }
 }
 
 std::vector<torch::Tensor> InceptionV3Impl::head_parameters() {

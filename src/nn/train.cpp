@@ -23,6 +23,7 @@
 #include "derm/parallel.hpp"
 #include "derm/tensor_augment.hpp"
 #include "derm/tensor_image.hpp"
+#include "graphed_training_step.hpp"
 #include "multi_tensor_adamw.hpp"
 #include "training_set.hpp"
 
@@ -446,12 +447,35 @@ void train_member(RunContext& run, int member) {
   auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(o.label_smoothing);
   if (class_weights.defined()) loss_options.weight(class_weights);
 
+  // A batch's loss, backward included: what a training step computes before the optimizer.
+  const auto loss_of_batch = [&](const torch::Tensor& x, const torch::Tensor& y) {
+    torch::Tensor loss;
+    {
+      Bf16Autocast cast(cuda && o.bf16, run.device);
+      const auto out = net->forward_with_aux(x);
+      loss = torch::nn::functional::cross_entropy(out.logits.to(torch::kFloat32), y, loss_options);
+      if (out.aux_logits.defined() && o.aux_loss_weight > 0) {
+        loss = loss + o.aux_loss_weight *
+                          torch::nn::functional::cross_entropy(out.aux_logits.to(torch::kFloat32), y, loss_options);
+      }
+    }
+    loss.backward();
+    return loss.detach();
+  };
+  // Made again when the stage changes (what is trained and BatchNorm's mode).
+  std::unique_ptr<GraphedTrainingStep> gradients_of;
+  bool gradients_of_heads_only = false;
+
   std::ofstream log(o.out_dir / "train-log.jsonl", std::ios::app);
   const int first_epoch_here = state.epoch;
   for (int epoch = state.epoch; epoch < state.planned_epochs && !state.stopped_early; ++epoch) {
     const std::int64_t total_steps = steps_per_epoch * state.planned_epochs;
     const bool heads_only = epoch < head_epochs;
     set_trainable(net, heads_only);
+    if (!gradients_of || gradients_of_heads_only != heads_only) {
+      gradients_of = std::make_unique<GraphedTrainingStep>(loss_of_batch, net->parameters(), cuda && o.cuda_graphs);
+      gradients_of_heads_only = heads_only;
+    }
     const auto order = epoch_order(run.train.labels, static_cast<int>(metadata.classes.size()),
                                    o.balance == ClassBalance::sampler, static_cast<std::size_t>(samples_per_epoch),
                                    derive_seed(member_seed, static_cast<std::uint64_t>(epoch), 1));
@@ -512,20 +536,9 @@ void train_member(RunContext& run, int member) {
       torch::manual_seed(derive_seed(member_seed, static_cast<std::uint64_t>(state.global_step), 2));
       set_learning_rate(*optimizer, learning_rate(o.lr, state.global_step, warmup_steps, total_steps));
 
-      torch::Tensor loss;
-      {
-        Bf16Autocast cast(cuda && o.bf16, run.device);
-        const auto out = net->forward_with_aux(x);
-        loss = torch::nn::functional::cross_entropy(out.logits.to(torch::kFloat32), y, loss_options);
-        if (out.aux_logits.defined() && o.aux_loss_weight > 0) {
-          loss = loss + o.aux_loss_weight *
-                            torch::nn::functional::cross_entropy(out.aux_logits.to(torch::kFloat32), y, loss_options);
-        }
-      }
-      optimizer->zero_grad();
-      loss.backward();
+      const torch::Tensor loss = (*gradients_of)(x, y);
       optimizer->step();
-      pending_loss += loss.detach().to(torch::kFloat64);
+      pending_loss += loss.to(torch::kFloat64);
       ++pending_count;
       ++state.global_step;
       state.step_in_epoch = static_cast<int>(step + 1);

@@ -76,6 +76,77 @@ TEST(InceptionV3, ForwardShapesInEvalAndTraining) {
   EXPECT_EQ(out.aux_logits.sizes(), (std::vector<int64_t>{2, 5}));
 }
 
+// Running statistics and affine parameters far from BatchNorm's defaults, so
+// that folding them is not close to the identity.
+void randomise_batch_norms(InceptionV3& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& module : net->modules(/*include_self=*/false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.5, 0.5);
+      bn->running_mean.uniform_(-0.5, 0.5);
+      bn->running_var.uniform_(0.5, 2.0);
+    }
+  }
+}
+
+double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a - b).abs().max() / b.abs().max()).item<double>();
+}
+
+TEST(InceptionV3, FoldedBatchNormGivesTheSameLogitsAndLeavesTheStateDict) {
+  torch::manual_seed(3);
+  InceptionV3Options options;
+  options.num_classes = 3;
+  options.input_size = 75;
+  options.backbone_size = 75;
+  options.aux_logits = false;
+  InceptionV3 net(options);
+  randomise_batch_norms(net);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 75, 75});
+  const auto expected = net->forward(x);
+  const auto before = state_dict(*net);
+
+  net->fold_batch_norm();
+  std::size_t folded = 0;
+  for (auto& module : net->modules(false)) {
+    if (auto* basic = module->as<BasicConv2dImpl>()) folded += basic->batch_norm_folded() ? 1 : 0;
+  }
+  EXPECT_EQ(folded, 94u);  // every BasicConv2d of Inception v3 without AuxLogits
+  EXPECT_LT(max_relative_difference(net->forward(x), expected), 1e-5);
+
+  const auto after = state_dict(*net);
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].first, before[i].first);
+    EXPECT_TRUE(torch::equal(after[i].second, before[i].second)) << after[i].first;
+  }
+}
+
+TEST(InceptionV3, FoldIsUsedInEvalModeAndDroppedByTrainingMode) {
+  torch::manual_seed(4);
+  InceptionV3Options options;
+  options.num_classes = 3;
+  options.input_size = 75;
+  options.backbone_size = 75;
+  InceptionV3 net(options);
+  randomise_batch_norms(net);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({1, 3, 75, 75});
+  const auto folded_logits = (net->fold_batch_norm(), net->forward(x));
+  // The fold was taken before this change, so a folded forward does not see it...
+  net->Conv2d_1a_3x3->bn->running_mean.add_(3.0);
+  EXPECT_LT(max_relative_difference(net->forward(x), folded_logits), 1e-6);
+  // ...and once training mode has dropped the fold, BatchNorm runs again and does.
+  net->train();
+  net->eval();
+  EXPECT_FALSE(net->Conv2d_1a_3x3->batch_norm_folded());
+  EXPECT_GT(max_relative_difference(net->forward(x), folded_logits), 1e-3);
+}
+
 TEST(LearnedResizer, AtInitialisationEqualsBilinearResize) {
   torch::manual_seed(1);
   LearnedResizer stem(StemOptions{80, 8});

@@ -1,0 +1,36 @@
+#pragma once
+// What the CUDA graph recordings (GraphedForward, GraphedTrainingStep) share.
+// Included only by builds against a CUDA LibTorch (DERM_WITH_CUDA).
+#include <ATen/autocast_mode.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <torch/version.h>
+
+namespace derm {
+
+// Autocast's cache keeps weights cast outside a recording; a recording must
+// cast them itself on every replay.
+class AutocastCacheOff {
+ public:
+  AutocastCacheOff() : was_enabled_(at::autocast::is_autocast_cache_enabled()) {
+    at::autocast::set_autocast_cache_enabled(false);
+  }
+  ~AutocastCacheOff() { at::autocast::set_autocast_cache_enabled(was_enabled_); }
+  AutocastCacheOff(const AutocastCacheOff&) = delete;
+  AutocastCacheOff& operator=(const AutocastCacheOff&) = delete;
+
+ private:
+  bool was_enabled_;
+};
+
+// Starts recording the current stream's work into `pool` (a new pool by
+// default). From LibTorch 2.1 only this thread's CUDA calls are checked, so
+// other threads (batch loading) may go on copying to the GPU meanwhile.
+inline void begin_recording(at::cuda::CUDAGraph& graph, at::cuda::MempoolId_t pool = {0, 0}) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  graph.capture_begin(pool, cudaStreamCaptureModeThreadLocal);
+#else
+  graph.capture_begin(pool);
+#endif
+}
+
+}  // namespace derm

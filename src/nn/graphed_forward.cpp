@@ -1,0 +1,124 @@
+#include "derm/graphed_forward.hpp"
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "derm/error.hpp"
+
+#ifndef DERM_WITH_CUDA
+#define DERM_WITH_CUDA 0
+#endif
+
+#if DERM_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "cuda_recording.hpp"
+#endif
+
+namespace derm {
+
+bool cuda_graphs_built() { return DERM_WITH_CUDA != 0; }
+
+#if DERM_WITH_CUDA
+
+class GraphedForward::Memory {
+ public:
+  at::cuda::MempoolId_t pool() {
+    if (!pool_) pool_ = at::cuda::graph_pool_handle();
+    return *pool_;
+  }
+
+ private:
+  std::optional<at::cuda::MempoolId_t> pool_;  // made on first use, when CUDA is up
+};
+
+struct GraphedForward::Recording {
+  at::cuda::CUDAGraph graph;
+  torch::Tensor input;   // the recording reads its input here
+  torch::Tensor output;  // and writes its output here
+};
+
+namespace {
+
+// What a recording depends on besides the network.
+std::vector<std::int64_t> recording_key(const torch::Tensor& input) {
+  std::vector<std::int64_t> key(input.sizes().begin(), input.sizes().end());
+  key.push_back(static_cast<std::int64_t>(input.scalar_type()));
+  key.push_back(input.device().index());
+  key.push_back(static_cast<std::int64_t>(input.suggest_memory_format()));
+  return key;
+}
+
+// Calls before recording: cuDNN and cuBLAS create their handles and
+// workspaces (and with cudnn.benchmark pick algorithms) on the first calls,
+// which must not happen inside a recording.
+constexpr int kWarmupCalls = 3;
+
+}  // namespace
+
+GraphedForward::Recording& GraphedForward::record(const torch::Tensor& input) {
+  auto recording = std::make_unique<Recording>();
+  recording->input = torch::empty_like(input, input.suggest_memory_format());
+  recording->input.copy_(input);
+
+  const c10::cuda::CUDAGuard device_guard(input.device());
+  // Recording needs a stream of its own (not the legacy default stream).
+  const c10::cuda::CUDAStreamGuard stream_guard(at::cuda::getStreamFromPool(false, input.device().index()));
+  c10::cuda::device_synchronize();
+  {
+    const AutocastCacheOff no_cache;
+    for (int i = 0; i < kWarmupCalls; ++i) forward_(recording->input);
+    c10::cuda::device_synchronize();
+    begin_recording(recording->graph, memory_->pool());
+    recording->output = forward_(recording->input);
+    recording->graph.capture_end();
+  }
+  c10::cuda::device_synchronize();
+  auto& stored = recordings_[recording_key(input)];
+  stored = std::move(recording);
+  return *stored;
+}
+
+GraphedForward::Recording& GraphedForward::record_or_explain(const torch::Tensor& input) {
+  try {
+    return record(input);
+  } catch (const c10::Error& e) {
+    throw Error(std::string("recording the forward pass as a CUDA graph failed (") + e.what_without_backtrace() +
+                "); --no-cuda-graphs runs it without");
+  }
+}
+
+torch::Tensor GraphedForward::operator()(const torch::Tensor& input) {
+  if (!use_graphs_ || !input.is_cuda()) return forward_(input);
+  const auto found = recordings_.find(recording_key(input));
+  // Recording runs nothing: even a new recording is replayed for its first output.
+  Recording& recording = found == recordings_.end() ? record_or_explain(input) : *found->second;
+  recording.input.copy_(input);
+  recording.graph.replay();
+  return recording.output.clone();
+}
+
+#else
+
+class GraphedForward::Memory {};
+struct GraphedForward::Recording {};
+
+torch::Tensor GraphedForward::operator()(const torch::Tensor& input) { return forward_(input); }
+
+#endif
+
+std::shared_ptr<GraphedForward::Memory> GraphedForward::new_memory() { return std::make_shared<Memory>(); }
+
+GraphedForward::GraphedForward(Function forward, bool use_graphs, std::shared_ptr<Memory> memory)
+    : forward_(std::move(forward)),
+      use_graphs_(use_graphs && cuda_graphs_built()),
+      memory_(memory ? std::move(memory) : new_memory()) {}
+
+GraphedForward::~GraphedForward() = default;
+
+std::size_t GraphedForward::recordings() const { return recordings_.size(); }
+
+}  // namespace derm

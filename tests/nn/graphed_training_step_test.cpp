@@ -1,0 +1,100 @@
+#include "graphed_training_step.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include "derm/graphed_forward.hpp"
+#include "derm/inception_v3.hpp"
+
+namespace derm {
+namespace {
+
+InceptionV3 small_network(const torch::Device& device) {
+  torch::manual_seed(6);
+  InceptionV3Options options;
+  options.num_classes = 3;
+  options.aux_logits = false;
+  options.dropout = 0.0;  // the same gradients from every run
+  options.input_size = 96;
+  options.backbone_size = 80;
+  InceptionV3 net(options);
+  net->to(device);
+  net->train();
+  return net;
+}
+
+GraphedTrainingStep::Function loss_and_backward(InceptionV3& net) {
+  return [&net](const torch::Tensor& x, const torch::Tensor& y) {
+    auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    loss.backward();
+    return loss.detach();
+  };
+}
+
+std::vector<torch::Tensor> gradients(InceptionV3& net) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : net->parameters()) grads.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+  return grads;
+}
+
+double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item<double>();
+}
+
+TEST(GraphedTrainingStep, PlainCallsLeaveEachBatchsOwnGradients) {
+  auto net = small_network(torch::kCPU);
+  GraphedTrainingStep step(loss_and_backward(net), net->parameters(), /*use_graphs=*/true);
+  const auto x1 = torch::randn({2, 3, 96, 96}), x2 = torch::randn({2, 3, 96, 96});
+  const auto y = torch::tensor({0, 2}, torch::kInt64);
+  step(x1, y);
+  const auto loss2 = step(x2, y);  // not accumulated onto x1's gradients
+  const auto grads2 = gradients(net);
+  EXPECT_FALSE(step.replaying());
+
+  for (auto& p : net->parameters()) p.mutable_grad() = torch::Tensor();
+  const auto expected = torch::nn::functional::cross_entropy(net->forward(x2), y);
+  expected.backward();
+  EXPECT_NEAR(loss2.item<double>(), expected.item<double>(), 1e-5);
+  const auto params = net->parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    ASSERT_TRUE(grads2[i].defined()) << "parameter " << i;
+    EXPECT_LT(max_relative_difference(grads2[i], params[i].grad()), 1e-4) << "parameter " << i;
+  }
+}
+
+// Needs a GPU and a CUDA build: run on the device machine (bench/gpu/device_session.sh).
+TEST(GraphedTrainingStep, ReplaysGiveThePlainLossesAndGradientsOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!cuda_graphs_built()) GTEST_SKIP() << "built against a LibTorch without CUDA";
+  const torch::Device cuda(torch::kCUDA);
+  auto net = small_network(cuda);
+  std::vector<torch::Tensor> xs;
+  for (int i = 0; i < 6; ++i) xs.push_back(torch::randn({4, 3, 96, 96}, cuda));
+  const auto y = torch::tensor({0, 1, 2, 1}, torch::kInt64).to(cuda);
+
+  GraphedTrainingStep graphed(loss_and_backward(net), net->parameters(), /*use_graphs=*/true, /*plain_steps=*/2);
+  std::vector<torch::Tensor> losses;
+  std::vector<std::vector<torch::Tensor>> grads;
+  for (const auto& x : xs) {
+    losses.push_back(graphed(x, y));
+    grads.push_back(gradients(net));
+  }
+  EXPECT_TRUE(graphed.replaying());  // calls 3 to 6: recorded, then replayed
+
+  // No optimizer step happened, so plain calls see the same weights (BatchNorm
+  // in training mode normalises by batch statistics: running ones do not matter).
+  GraphedTrainingStep plain(loss_and_backward(net), net->parameters(), /*use_graphs=*/false);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const auto loss = plain(xs[i], y);
+    EXPECT_LT(max_relative_difference(losses[i], loss), 1e-3) << "call " << i;
+    const auto expected = gradients(net);
+    for (std::size_t k = 0; k < expected.size(); ++k) {
+      ASSERT_TRUE(grads[i][k].defined()) << "call " << i << " parameter " << k;
+      EXPECT_LT(max_relative_difference(grads[i][k], expected[k]), 2e-2) << "call " << i << " parameter " << k;
+    }
+  }
+  EXPECT_FALSE(plain.replaying());
+}
+
+}  // namespace
+}  // namespace derm
