@@ -31,6 +31,7 @@
 #   BATCH, LR, WEIGHT_DECAY                                          (64, 0.001, 0.05)
 #   DEVICE         cpu, cuda or auto                                 (auto)
 #   CUDA_GRAPHS    1: derm-train --cuda-graphs (CUDA only)           (0)
+#   EVAL_CUDA_GRAPHS  0: derm-eval --no-cuda-graphs (CUDA only)      (1)
 #   WORKERS        decoding threads per process                      (2)
 #   TTA            test-time views for the evaluation: 1, 2, 4 or 8  (1)
 # Writes OUT_DIR/{manifest.csv,prep.json,ensemble/,eval-fixed/,eval-youden/,logs/}.
@@ -56,6 +57,7 @@ DEVICE=${DEVICE:-auto}
 WORKERS=${WORKERS:-2}
 TTA=${TTA:-1}
 CUDA_GRAPHS=${CUDA_GRAPHS:-0}
+EVAL_CUDA_GRAPHS=${EVAL_CUDA_GRAPHS:-1}
 
 [[ -d $DATA/isic2017 ]] || { echo "$0: $DATA/isic2017: no such folder (set DERM_DATA_DIR)" >&2; exit 1; }
 for tool in derm-prep derm-train derm-eval; do
@@ -95,10 +97,12 @@ done
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 ((failed == 0)) || { echo "$0: a derm-train process failed (logs in $OUT/logs)" >&2; exit 1; }
 
+eval_args=()
+if [[ $EVAL_CUDA_GRAPHS == 0 ]]; then eval_args+=(--no-cuda-graphs); fi
 for policy in fixed youden; do
   log "derm-eval on the test split, thresholds: $policy"
   "$BIN/derm-eval/derm-eval" --model "$OUT/ensemble" --manifest "$OUT/manifest.csv" --split test \
     --threshold-policy "$policy" --val-split val --tta "$TTA" --device "$DEVICE" --workers "$WORKERS" \
-    --out "$OUT/eval-$policy" --quiet
+    --out "$OUT/eval-$policy" --quiet "${eval_args[@]}"
 done
 log "done: $OUT/eval-fixed/report.json, $OUT/eval-youden/report.json"

@@ -9,7 +9,8 @@
 #      PyTorch baseline);
 #   3. the ISIC 2017 ensemble, scripts/train_isic2017.sh, with every member in
 #      its own process and a --time-limit that makes it end in the time left;
-#      with derm-train --cuda-graphs when the training-step test of 1 passed;
+#      with derm-train --cuda-graphs and derm-eval's CUDA graphs only when
+#      their tests in 1 passed;
 #   4. everything packed into $OUT (the tool brings back at most 8 files): session.log,
 #      gpu_tests.xml, run_all.sh's gpu_* files and isic2017_run.tar.gz (no
 #      weights: too big to come back).
@@ -57,18 +58,22 @@ BUILD=$(cd "$BUILD" && pwd)
 [[ $DEVICE == cuda ]] && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 |
   tee -a "$SESSION_LOG" >&2
 
-# The CUDA tests of the graph recordings (they skip on a CPU); training uses
-# --cuda-graphs only when its test ran and passed.
+# The CUDA tests of the graph recordings (they skip on a CPU): training uses
+# --cuda-graphs, and the evaluations their default CUDA graphs, only when the
+# matching tests ran and passed.
 TRAIN_GRAPHS=0
+EVAL_GRAPHS=0
+passed() { grep -qF "[       OK ] $1 (" "$BUILD/gpu_tests.log"; }
 if [[ -x $BUILD/tests/nn_tests ]]; then
   log "nn_tests: CUDA graph and BatchNorm-fold tests"
   timeout 120 "$BUILD/tests/nn_tests" --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*' \
     --gtest_output="xml:$PACK/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log" | tee -a "$SESSION_LOG" >&2
   tests_rc=${PIPESTATUS[0]}
   log "nn_tests ended (exit $tests_rc)"
-  if ((tests_rc == 0)) && grep -q '^\[       OK \] GraphedTrainingStep.ReplaysGiveThePlainLossesAndGradientsOnCuda' \
-       "$BUILD/gpu_tests.log"; then
-    TRAIN_GRAPHS=1
+  if passed GraphedTrainingStep.ReplaysGiveThePlainLossesAndGradientsOnCuda; then TRAIN_GRAPHS=1; fi
+  if passed GraphedForward.ReplaysMatchPlainCallsOnCuda &&
+     passed GraphedForward.EnsembleMembersSharingMemoryGiveTheirOwnResultsOnCuda; then
+    EVAL_GRAPHS=1
   fi
 else
   log "no nn_tests in $BUILD: CUDA graph tests not run"
@@ -92,9 +97,11 @@ if ((train_seconds < 60)); then
   log "only ${train_seconds}s left for training: skipped"
 else
   minutes=$(awk -v s="$train_seconds" 'BEGIN { printf "%.2f", s / 60 }')
-  log "ISIC 2017 ensemble: ${minutes} min of training per member process (CUDA_GRAPHS=$TRAIN_GRAPHS)"
+  log "ISIC 2017 ensemble: ${minutes} min of training per member process" \
+    "(CUDA_GRAPHS=$TRAIN_GRAPHS EVAL_CUDA_GRAPHS=$EVAL_GRAPHS)"
   rm -rf "$ISIC"
-  DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE CUDA_GRAPHS=$TRAIN_GRAPHS \
+  DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE \
+    CUDA_GRAPHS=$TRAIN_GRAPHS EVAL_CUDA_GRAPHS=$EVAL_GRAPHS \
     MEMBERS=${MEMBERS:-5} PARALLEL=${PARALLEL:-5} SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} TIME_LIMIT=$minutes WORKERS=3 \
     timeout $(($(left) - 10)) bash scripts/train_isic2017.sh "$ISIC" 2>&1 | tee -a "$SESSION_LOG" >&2
   log "ISIC 2017 run ended (exit ${PIPESTATUS[0]})"
