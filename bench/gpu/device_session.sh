@@ -23,7 +23,8 @@
 #
 # Environment: DERM_SESSION_SECONDS (570) is the budget of the whole script;
 # MEMBERS (5), PARALLEL (5), SIZE (224), EPOCHS (60, the longest schedule; the
-# time limit shortens it) go to train_isic2017.sh. A smoke test of the plumbing
+# time limit shortens it) and TTA (8: the evaluations average the 8 symmetries
+# of the square, fixed before any run used it) go to train_isic2017.sh. A smoke test of the plumbing
 # on a CPU machine: DERM_SESSION_DEVICE=cpu DERM_SESSION_BUILD=build (an
 # existing build folder) with small SIZE, MEMBERS and PARALLEL. DERM_SESSION_BENCH=0
 # skips step 2; DERM_SESSION_RESERVE (100) is the seconds kept for what follows
@@ -103,6 +104,7 @@ else
   DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE \
     CUDA_GRAPHS=$TRAIN_GRAPHS EVAL_CUDA_GRAPHS=$EVAL_GRAPHS \
     MEMBERS=${MEMBERS:-5} PARALLEL=${PARALLEL:-5} SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} TIME_LIMIT=$minutes WORKERS=3 \
+    TTA=${TTA:-8} \
     timeout $(($(left) - 10)) bash scripts/train_isic2017.sh "$ISIC" 2>&1 | tee -a "$SESSION_LOG" >&2
   log "ISIC 2017 run ended (exit ${PIPESTATUS[0]})"
 fi

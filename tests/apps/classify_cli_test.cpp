@@ -185,10 +185,23 @@ TEST_F(ClassifyCli, FoldersAreExpandedToTheirImages) {
   EXPECT_NE(err.find("empty: folder holds no image"), std::string::npos) << err;
 }
 
+// CUDA graphs concern the GPU alone: on the CPU the switch changes nothing.
+TEST_F(ClassifyCli, NoCudaGraphsGivesTheSameLogitsOnTheCpu) {
+  std::string with_graphs, without, err;
+  int code = 0;
+  classify("--json --logits --model " + quoted(model_) + " " + quoted(good_), &with_graphs, &err, &code);
+  ASSERT_EQ(code, 0) << err;
+  classify("--json --logits --no-cuda-graphs --model " + quoted(model_) + " " + quoted(good_), &without, &err, &code);
+  ASSERT_EQ(code, 0) << err;
+  EXPECT_EQ(json::parse(with_graphs)["images"][0]["members"][0]["logits"],
+            json::parse(without)["images"][0]["members"][0]["logits"]);
+}
+
 TEST(ClassifyCliHelp, DescribesEveryOption) {
   std::string out, err;
   ASSERT_EQ(run_command(quoted(tool_path("derm-classify")) + " --help", &out, &err), 0);
-  for (const char* option : {"--model", "--json", "--logits", "--device", "--threads", "--batch-size", "--tta", "--quiet"}) {
+  for (const char* option : {"--model", "--json", "--logits", "--device", "--threads", "--no-cuda-graphs", "--batch-size",
+                             "--tta", "--quiet"}) {
     EXPECT_NE(out.find(option), std::string::npos) << option;
   }
 }
