@@ -1,8 +1,17 @@
 #pragma once
 // What the CUDA graph recordings (GraphedForward, GraphedTrainingStep) share.
-// Included only by builds against a CUDA LibTorch (DERM_WITH_CUDA).
+// DERM_WITH_CUDA is 1 in builds against a CUDA LibTorch (src/CMakeLists.txt);
+// everything else here exists only then.
+#ifndef DERM_WITH_CUDA
+#define DERM_WITH_CUDA 0
+#endif
+
+#if DERM_WITH_CUDA
 #include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/version.h>
 
 namespace derm {
@@ -34,3 +43,5 @@ inline void begin_recording(at::cuda::CUDAGraph& graph, at::cuda::MempoolId_t po
 }
 
 }  // namespace derm
+
+#endif

@@ -3,19 +3,11 @@
 #include <string>
 #include <utility>
 
+#include "cuda_recording.hpp"
 #include "derm/error.hpp"
-
-#ifndef DERM_WITH_CUDA
-#define DERM_WITH_CUDA 0
-#endif
 
 #if DERM_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
-#include <c10/cuda/CUDAFunctions.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-
-#include "cuda_recording.hpp"
 #endif
 
 namespace derm {

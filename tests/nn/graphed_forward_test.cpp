@@ -3,31 +3,23 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
-#include "derm/inception_v3.hpp"
+#include "small_networks.hpp"
 
 namespace derm {
 namespace {
 
-InceptionV3 small_network(const torch::Device& device) {
-  torch::manual_seed(5);
-  InceptionV3Options options;
-  options.num_classes = 3;
-  options.aux_logits = false;
-  options.input_size = 96;
-  options.backbone_size = 80;
-  InceptionV3 net(options);
-  net->to(device);
+using testing::max_relative_difference;
+
+// As derm::Classifier runs a member on a GPU: eval mode, BatchNorm folded.
+InceptionV3 inference_network(std::uint64_t seed, const torch::Device& device) {
+  auto net = testing::small_network(seed, 96, 80, device);
   net->eval();
   net->fold_batch_norm();
   return net;
 }
 
-double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  return ((a - b).abs().max() / b.abs().max()).item<double>();
-}
-
 TEST(GraphedForward, OnTheCpuIsThePlainCall) {
-  auto net = small_network(torch::kCPU);
+  auto net = inference_network(5, torch::kCPU);
   int calls = 0;
   GraphedForward forward(
       [&](const torch::Tensor& x) {
@@ -47,7 +39,7 @@ TEST(GraphedForward, ReplaysMatchPlainCallsOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   if (!cuda_graphs_built()) GTEST_SKIP() << "built against a LibTorch without CUDA";
   const torch::Device cuda(torch::kCUDA);
-  auto net = small_network(cuda);
+  auto net = inference_network(5, cuda);
   GraphedForward forward([&](const torch::Tensor& x) { return net->forward(x); }, /*use_graphs=*/true);
   c10::InferenceMode inference_mode;
   std::vector<torch::Tensor> inputs, outputs;
@@ -70,13 +62,8 @@ TEST(GraphedForward, EnsembleMembersSharingMemoryGiveTheirOwnResultsOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   if (!cuda_graphs_built()) GTEST_SKIP() << "built against a LibTorch without CUDA";
   const torch::Device cuda(torch::kCUDA);
-  auto first = small_network(cuda);
-  torch::manual_seed(7);
-  InceptionV3Options options = first->options;
-  InceptionV3 second(options);
-  second->to(cuda);
-  second->eval();
-  second->fold_batch_norm();
+  auto first = inference_network(5, cuda);
+  auto second = inference_network(7, cuda);
   const auto memory = GraphedForward::new_memory();
   GraphedForward a([&](const torch::Tensor& x) { return first->forward(x); }, true, memory);
   GraphedForward b([&](const torch::Tensor& x) { return second->forward(x); }, true, memory);
@@ -96,7 +83,7 @@ TEST(GraphedForward, EnsembleMembersSharingMemoryGiveTheirOwnResultsOnCuda) {
 TEST(GraphedForward, SwitchedOffIsThePlainCallOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device cuda(torch::kCUDA);
-  auto net = small_network(cuda);
+  auto net = inference_network(5, cuda);
   GraphedForward forward([&](const torch::Tensor& x) { return net->forward(x); }, /*use_graphs=*/false);
   c10::InferenceMode inference_mode;
   const auto x = torch::randn({1, 3, 96, 96}, cuda);

@@ -4,23 +4,16 @@
 #include <torch/cuda.h>
 
 #include "derm/graphed_forward.hpp"
-#include "derm/inception_v3.hpp"
+#include "small_networks.hpp"
 
 namespace derm {
 namespace {
 
-InceptionV3 small_network(const torch::Device& device) {
-  torch::manual_seed(6);
-  InceptionV3Options options;
-  options.num_classes = 3;
-  options.aux_logits = false;
-  options.dropout = 0.0;  // the same gradients from every run
-  options.input_size = 96;
-  options.backbone_size = 80;
-  InceptionV3 net(options);
-  net->to(device);
-  net->train();
-  return net;
+using testing::max_relative_difference;
+
+// Without dropout: the same gradients from every run.
+InceptionV3 training_network(const torch::Device& device) {
+  return testing::small_network(6, 96, 80, device, /*dropout=*/0.0);
 }
 
 GraphedTrainingStep::Function loss_and_backward(InceptionV3& net) {
@@ -37,12 +30,8 @@ std::vector<torch::Tensor> gradients(InceptionV3& net) {
   return grads;
 }
 
-double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item<double>();
-}
-
 TEST(GraphedTrainingStep, PlainCallsLeaveEachBatchsOwnGradients) {
-  auto net = small_network(torch::kCPU);
+  auto net = training_network(torch::kCPU);
   GraphedTrainingStep step(loss_and_backward(net), net->parameters(), /*use_graphs=*/true);
   const auto x1 = torch::randn({2, 3, 96, 96}), x2 = torch::randn({2, 3, 96, 96});
   const auto y = torch::tensor({0, 2}, torch::kInt64);
@@ -67,7 +56,7 @@ TEST(GraphedTrainingStep, ReplaysGiveThePlainLossesAndGradientsOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   if (!cuda_graphs_built()) GTEST_SKIP() << "built against a LibTorch without CUDA";
   const torch::Device cuda(torch::kCUDA);
-  auto net = small_network(cuda);
+  auto net = training_network(cuda);
   std::vector<torch::Tensor> xs;
   for (int i = 0; i < 6; ++i) xs.push_back(torch::randn({4, 3, 96, 96}, cuda));
   const auto y = torch::tensor({0, 1, 2, 1}, torch::kInt64).to(cuda);

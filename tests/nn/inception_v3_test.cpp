@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "derm/model_io.hpp"
+#include "small_networks.hpp"
 
 namespace derm {
 namespace {
@@ -90,20 +91,18 @@ void randomise_batch_norms(InceptionV3& net) {
   }
 }
 
-double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  return ((a - b).abs().max() / b.abs().max()).item<double>();
+using testing::max_relative_difference;
+
+// In eval mode, with BatchNorms worth folding.
+InceptionV3 network_to_fold(std::uint64_t seed) {
+  auto net = testing::small_network(seed, 75, 75);
+  randomise_batch_norms(net);
+  net->eval();
+  return net;
 }
 
 TEST(InceptionV3, FoldedBatchNormGivesTheSameLogitsAndLeavesTheStateDict) {
-  torch::manual_seed(3);
-  InceptionV3Options options;
-  options.num_classes = 3;
-  options.input_size = 75;
-  options.backbone_size = 75;
-  options.aux_logits = false;
-  InceptionV3 net(options);
-  randomise_batch_norms(net);
-  net->eval();
+  auto net = network_to_fold(3);
   torch::NoGradGuard no_grad;
   const auto x = torch::randn({2, 3, 75, 75});
   const auto expected = net->forward(x);
@@ -126,14 +125,7 @@ TEST(InceptionV3, FoldedBatchNormGivesTheSameLogitsAndLeavesTheStateDict) {
 }
 
 TEST(InceptionV3, FoldIsUsedInEvalModeAndDroppedByTrainingMode) {
-  torch::manual_seed(4);
-  InceptionV3Options options;
-  options.num_classes = 3;
-  options.input_size = 75;
-  options.backbone_size = 75;
-  InceptionV3 net(options);
-  randomise_batch_norms(net);
-  net->eval();
+  auto net = network_to_fold(4);
   torch::NoGradGuard no_grad;
   const auto x = torch::randn({1, 3, 75, 75});
   const auto folded_logits = (net->fold_batch_norm(), net->forward(x));
