@@ -147,7 +147,7 @@ TEST(Safetensors, RoundTripOfTypesAndMetadata) {
   EXPECT_TRUE(torch::equal(content.tensors.at("b"), i64));
   EXPECT_TRUE(torch::equal(content.tensors.at("c"), bf16));
   EXPECT_EQ(content.metadata.at("k"), "v");
-  EXPECT_EQ(fs::file_size(dir / "t.safetensors") % 8, (6 * 4 + 8 + 8) % 8);
+  EXPECT_EQ(fs::file_size(dir / "t.safetensors") % 8, std::uintmax_t{(6 * 4 + 8 + 8) % 8});
 }
 
 }  // namespace
