@@ -4,7 +4,7 @@
 #
 #   1. build derm (Release) against the machine's CUDA LibTorch and the kit
 #      (bench/gpu/build.sh), and run nn_tests' CUDA tests (CUDA graph replays
-#      against plain calls, gpu_tests.xml);
+#      against plain calls, the stem's resize by matrices, gpu_tests.xml);
 #   2. the speed benchmarks, bench/gpu/run_all.sh (each of ours right before its
 #      PyTorch baseline);
 #   3. the ISIC 2017 ensemble, scripts/train_isic2017.sh, with every member in
@@ -66,8 +66,9 @@ TRAIN_GRAPHS=0
 EVAL_GRAPHS=0
 passed() { grep -qF "[       OK ] $1 (" "$BUILD/gpu_tests.log"; }
 if [[ -x $BUILD/tests/nn_tests ]]; then
-  log "nn_tests: CUDA graph and BatchNorm-fold tests"
-  timeout 120 "$BUILD/tests/nn_tests" --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*' \
+  log "nn_tests: CUDA graph, BatchNorm-fold and resize tests"
+  timeout 120 "$BUILD/tests/nn_tests" \
+    --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*' \
     --gtest_output="xml:$PACK/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log" | tee -a "$SESSION_LOG" >&2
   tests_rc=${PIPESTATUS[0]}
   log "nn_tests ended (exit $tests_rc)"

@@ -94,11 +94,17 @@ struct LearnedResizerImpl : torch::nn::Module {
   explicit LearnedResizerImpl(const StemOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
   // The skip path alone: the antialiased bilinear resize the stem starts from.
+  // In training on a GPU it runs as matrix products (derm/antialiased_resize.hpp).
   torch::Tensor resize(const torch::Tensor& x) const;
 
   StemOptions options;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_out{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
+
+ private:
+  // resize's matrices, on the device of the last input (made by a first call,
+  // outside any CUDA graph recording).
+  mutable torch::Tensor resize_rows_, resize_cols_;
 };
 TORCH_MODULE(LearnedResizer);
 

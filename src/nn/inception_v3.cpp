@@ -1,5 +1,7 @@
 #include "derm/inception_v3.hpp"
 
+#include "derm/antialiased_resize.hpp"
+
 namespace derm {
 
 namespace F = torch::nn::functional;
@@ -228,6 +230,14 @@ LearnedResizerImpl::LearnedResizerImpl(const StemOptions& stem_options)
 }
 
 torch::Tensor LearnedResizerImpl::resize(const torch::Tensor& x) const {
+  if (x.is_cuda() && is_training()) {
+    if (!resize_rows_.defined() || resize_rows_.device() != x.device() || resize_rows_.size(1) != x.size(2) ||
+        resize_cols_.size(1) != x.size(3)) {
+      resize_rows_ = antialiased_resize_matrix(x.size(2), options.output_size).to(x.device());
+      resize_cols_ = antialiased_resize_matrix(x.size(3), options.output_size).to(x.device());
+    }
+    return resize_by_matrices(x, resize_rows_, resize_cols_);
+  }
   return F::interpolate(x, F::InterpolateFuncOptions()
                                .size(std::vector<int64_t>{options.output_size, options.output_size})
                                .mode(torch::kBilinear)

@@ -1,0 +1,70 @@
+#include "derm/antialiased_resize.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include "derm/inception_v3.hpp"
+#include "small_networks.hpp"
+
+namespace derm {
+namespace {
+
+namespace F = torch::nn::functional;
+using testing::max_relative_difference;
+
+torch::Tensor interpolate(const torch::Tensor& x, int64_t out_h, int64_t out_w) {
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{out_h, out_w})
+                               .mode(torch::kBilinear)
+                               .align_corners(false)
+                               .antialias(true));
+}
+
+torch::Tensor by_matrices(const torch::Tensor& x, int64_t out_h, int64_t out_w) {
+  return resize_by_matrices(x, antialiased_resize_matrix(x.size(2), out_h), antialiased_resize_matrix(x.size(3), out_w));
+}
+
+TEST(AntialiasedResize, RowsAreNormalisedTrianglesAsWideAsTheScale) {
+  const auto m = antialiased_resize_matrix(700, 299);
+  ASSERT_EQ(m.sizes(), (std::vector<int64_t>{299, 700}));
+  EXPECT_LT((m.sum(1) - 1).abs().max().item<double>(), 1e-6);
+  EXPECT_GE(m.min().item<double>(), 0.0);
+  // Taps of an inner row: 2 x 700/299 = 4.7 wide, so 4 or 5 non-zero weights.
+  const auto taps = (m[150] > 0).sum().item<int64_t>();
+  EXPECT_GE(taps, 4);
+  EXPECT_LE(taps, 5);
+}
+
+TEST(AntialiasedResize, EqualsInterpolateForwardAndBackward) {
+  torch::manual_seed(8);
+  struct Case {
+    int64_t h, w, out_h, out_w;
+  };
+  for (const Case c : {Case{700, 700, 299, 299}, Case{160, 120, 80, 75}, Case{50, 64, 80, 96}}) {
+    const auto x = torch::randn({2, 3, c.h, c.w}, torch::requires_grad());
+    const auto expected = interpolate(x, c.out_h, c.out_w);
+    const auto actual = by_matrices(x, c.out_h, c.out_w);
+    ASSERT_EQ(actual.sizes(), expected.sizes());
+    EXPECT_LT(max_relative_difference(actual, expected), 1e-6) << c.h << "x" << c.w << " -> " << c.out_h;
+    const auto weights = torch::randn_like(expected);
+    const auto grad_expected = torch::autograd::grad({(expected * weights).sum()}, {x})[0];
+    const auto grad_actual = torch::autograd::grad({(actual * weights).sum()}, {x})[0];
+    EXPECT_LT(max_relative_difference(grad_actual, grad_expected), 1e-6) << c.h << "x" << c.w << " -> " << c.out_h;
+  }
+}
+
+// Needs a GPU: run on the device machine (bench/gpu/device_session.sh).
+TEST(AntialiasedResize, StemTrainingOnCudaResizesAsInterpolateOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA);
+  auto net = testing::small_network(9, 190, 80, cuda);
+  const auto x = torch::randn({2, 3, 190, 190}, cuda);
+  net->stem->train();
+  const auto by_matrices_on_cuda = net->stem->resize(x);
+  EXPECT_LT(max_relative_difference(by_matrices_on_cuda, interpolate(x, 80, 80)), 1e-5);
+  net->stem->eval();
+  EXPECT_TRUE(torch::equal(net->stem->resize(x), interpolate(x, 80, 80)));
+}
+
+}  // namespace
+}  // namespace derm
