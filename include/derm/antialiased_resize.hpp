@@ -2,7 +2,8 @@
 // PyTorch's antialiased bilinear resize (interpolate: bilinear, antialias,
 // align_corners false, to a size) as matrix products, y = R_h x R_w^T with one
 // (out x in) matrix per axis. On a GPU both passes, backward included, are
-// GEMMs; interpolate's own backward kernel is a slow scatter, worst in bf16.
+// GEMMs; interpolate's antialiased CUDA kernels are slow, slowest in half
+// precision (pytorch/pytorch#82397).
 #include <cstdint>
 
 #include <torch/torch.h>
