@@ -27,7 +27,7 @@
 # of the square, fixed before any run used it) go to train_isic2017.sh. A smoke test of the plumbing
 # on a CPU machine: DERM_SESSION_DEVICE=cpu DERM_SESSION_BUILD=build (an
 # existing build folder) with small SIZE, MEMBERS and PARALLEL. DERM_SESSION_BENCH=0
-# skips step 2; DERM_SESSION_RESERVE (100) is the seconds kept for what follows
+# skips step 2; DERM_SESSION_RESERVE (80) is the seconds kept for what follows
 # training (derm-prep and loading the images before it, the evaluations after).
 set -uo pipefail
 
@@ -84,7 +84,7 @@ fi
 # ---- 2. speed benchmarks ----------------------------------------------------
 if [[ ${DERM_SESSION_BENCH:-1} == 1 ]]; then
   log "speed benchmarks (bench/gpu/run_all.sh)"
-  DERM_BENCH_DEVICE=$DEVICE DERM_BENCH_BUILD=$BUILD DERM_BENCH_DEADLINE=${DERM_BENCH_DEADLINE:-230} \
+  DERM_BENCH_DEVICE=$DEVICE DERM_BENCH_BUILD=$BUILD DERM_BENCH_DEADLINE=${DERM_BENCH_DEADLINE:-250} \
     DERM_BENCH_STEP_TIMEOUT=${DERM_BENCH_STEP_TIMEOUT:-90} OUT=$PACK timeout $(($(left) - 150)) \
     bash bench/gpu/run_all.sh 2>&1 | tee -a "$SESSION_LOG" >&2
   log "benchmarks ended (exit ${PIPESTATUS[0]})"
@@ -92,10 +92,10 @@ fi
 
 # ---- 3. ISIC 2017 ensemble --------------------------------------------------
 # Reserve: derm-prep, loading the images, two evaluations and packing.
-RESERVE=${DERM_SESSION_RESERVE:-100}
+RESERVE=${DERM_SESSION_RESERVE:-80}
 train_seconds=$(($(left) - RESERVE))
 ISIC=$BUILD/isic2017-$DEVICE
-if ((train_seconds < 60)); then
+if ((train_seconds < 90)); then
   log "only ${train_seconds}s left for training: skipped"
 else
   minutes=$(awk -v s="$train_seconds" 'BEGIN { printf "%.2f", s / 60 }')
