@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
         if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
       }
     }
-    const bool folded = fold && device.is_cuda();  // as derm::Classifier: on CUDA only
+    const bool folded = fold && derm::InceptionV3Impl::inference_folds_batch_norm(device);
     if (folded) net->fold_batch_norm();
     if (size == 0) size = model.metadata.preprocessing.input_size;
     derm::GraphedForward forward(

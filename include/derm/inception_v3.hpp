@@ -142,6 +142,9 @@ struct InceptionV3Impl : torch::nn::Module {
   // Folds every BasicConv2d's BatchNorm into its convolution (see
   // BasicConv2dImpl::fold_batch_norm): fewer kernels per forward in eval mode.
   void fold_batch_norm();
+  // Whether inference (derm::Classifier) folds on `device`: on CUDA only. On
+  // the CPU the gain is small, and unfolded outputs equal PyTorch's bit for bit.
+  static bool inference_folds_batch_norm(const torch::Device& device) { return device.is_cuda(); }
 
   InceptionV3Options options;
   LearnedResizer stem{nullptr};

@@ -61,9 +61,7 @@ Classifier::Classifier(const ClassifierOptions& options) : state_(std::make_uniq
   state_->paths = resolve_model_paths(options.models);
   for (const auto& path : state_->paths) {
     Model model = load_model(path, state_->device);
-    // Fewer kernels per forward pass on a GPU; on the CPU the gain is small and
-    // unfolded outputs equal PyTorch's bit for bit.
-    if (state_->device.is_cuda()) model.network->fold_batch_norm();
+    if (InceptionV3Impl::inference_folds_batch_norm(state_->device)) model.network->fold_batch_norm();
     state_->forwards.push_back(std::make_unique<GraphedForward>(
         [network = model.network](const torch::Tensor& x) mutable { return network->forward(x); }, options.cuda_graphs,
         state_->graph_memory));
