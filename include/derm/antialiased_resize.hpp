@@ -16,7 +16,9 @@ namespace derm {
 torch::Tensor antialiased_resize_matrix(int64_t in_size, int64_t out_size);
 
 // x: N x C x H x W; rows: out_h x H and cols: out_w x W from
-// antialiased_resize_matrix, on x's device -> N x C x out_h x out_w.
+// antialiased_resize_matrix, on x's device -> N x C x out_h x out_w, computed
+// in x's dtype whatever autocast says (bf16 input: bf16 weights, fp32
+// accumulation, as autocast's convolutions; fp32 input: fp32 throughout).
 torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& cols);
 
 }  // namespace derm

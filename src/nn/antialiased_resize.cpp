@@ -31,10 +31,13 @@ torch::Tensor antialiased_resize_matrix(int64_t in_size, int64_t out_size) {
 }
 
 torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& cols) {
+  // In x's own precision, as interpolate: autocast would round an fp32 image
+  // (and the weights) to bf16.
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   // N x C x H x W -> N x C x H x out_w: one GEMM over all rows of all images
-  const auto widths_done = torch::matmul(x.contiguous(), cols.t());
+  const auto widths_done = torch::matmul(x.contiguous(), cols.to(x.scalar_type()).t());
   // N x C x out_w x H -> N x C x out_w x out_h, transposed back
-  return torch::matmul(widths_done.transpose(2, 3), rows.t()).transpose(2, 3).contiguous();
+  return torch::matmul(widths_done.transpose(2, 3), rows.to(x.scalar_type()).t()).transpose(2, 3).contiguous();
 }
 
 }  // namespace derm

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include "derm/autocast.hpp"
 #include "derm/inception_v3.hpp"
 #include "small_networks.hpp"
 
@@ -51,6 +52,20 @@ TEST(AntialiasedResize, EqualsInterpolateForwardAndBackward) {
     const auto grad_actual = torch::autograd::grad({(actual * weights).sum()}, {x})[0];
     EXPECT_LT(max_relative_difference(grad_actual, grad_expected), 1e-6) << c.h << "x" << c.w << " -> " << c.out_h;
   }
+}
+
+// Training autocasts to bf16; the image's resize must not be rounded with it.
+TEST(AntialiasedResize, KeepsFloat32UnderBf16Autocast) {
+  torch::manual_seed(10);
+  const auto x = torch::rand({1, 3, 350, 350});
+  const auto expected = interpolate(x, 150, 150);
+  torch::Tensor actual;
+  {
+    Bf16Autocast cast(true, torch::kCPU);
+    actual = by_matrices(x, 150, 150);
+  }
+  EXPECT_EQ(actual.scalar_type(), torch::kFloat32);
+  EXPECT_LT(max_relative_difference(actual, expected), 1e-6);
 }
 
 // Needs a GPU: run on the device machine (bench/gpu/device_session.sh).
