@@ -48,8 +48,9 @@ class GraphedForward {
 
  private:
   struct Recording;
-  Recording& record(const torch::Tensor& input);
-  Recording& record_or_explain(const torch::Tensor& input);  // a failure as a derm::Error
+  // Records forward for inputs like `input`, filed under `key`.
+  Recording& record(const torch::Tensor& input, const std::vector<std::int64_t>& key);
+  Recording& record_or_explain(const torch::Tensor& input, const std::vector<std::int64_t>& key);  // as derm::Error
 
   Function forward_;
   bool use_graphs_;

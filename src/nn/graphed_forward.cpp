@@ -48,7 +48,7 @@ constexpr int kWarmupCalls = 3;
 
 }  // namespace
 
-GraphedForward::Recording& GraphedForward::record(const torch::Tensor& input) {
+GraphedForward::Recording& GraphedForward::record(const torch::Tensor& input, const std::vector<std::int64_t>& key) {
   auto recording = std::make_unique<Recording>();
   recording->input = torch::empty_like(input, input.suggest_memory_format());
   recording->input.copy_(input);
@@ -66,14 +66,15 @@ GraphedForward::Recording& GraphedForward::record(const torch::Tensor& input) {
     recording->graph.capture_end();
   }
   c10::cuda::device_synchronize();
-  auto& stored = recordings_[recording_key(input)];
+  auto& stored = recordings_[key];
   stored = std::move(recording);
   return *stored;
 }
 
-GraphedForward::Recording& GraphedForward::record_or_explain(const torch::Tensor& input) {
+GraphedForward::Recording& GraphedForward::record_or_explain(const torch::Tensor& input,
+                                                            const std::vector<std::int64_t>& key) {
   try {
-    return record(input);
+    return record(input, key);
   } catch (const c10::Error& e) {
     throw Error(std::string("recording the forward pass as a CUDA graph failed (") + e.what_without_backtrace() +
                 "); --no-cuda-graphs runs it without");
@@ -82,9 +83,10 @@ GraphedForward::Recording& GraphedForward::record_or_explain(const torch::Tensor
 
 torch::Tensor GraphedForward::operator()(const torch::Tensor& input) {
   if (!use_graphs_ || !input.is_cuda()) return forward_(input);
-  const auto found = recordings_.find(recording_key(input));
+  const auto key = recording_key(input);
+  const auto found = recordings_.find(key);
   // Recording runs nothing: even a new recording is replayed for its first output.
-  Recording& recording = found == recordings_.end() ? record_or_explain(input) : *found->second;
+  Recording& recording = found == recordings_.end() ? record_or_explain(input, key) : *found->second;
   recording.input.copy_(input);
   recording.graph.replay();
   return recording.output.clone();

@@ -5,6 +5,7 @@
 
 #include "cuda_recording.hpp"
 #include "derm/error.hpp"
+#include "derm/graphed_forward.hpp"
 
 #if DERM_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -16,7 +17,7 @@ GraphedTrainingStep::GraphedTrainingStep(Function step, std::vector<torch::Tenso
                                          int plain_steps)
     : step_(std::move(step)),
       parameters_(std::move(parameters)),
-      use_graphs_(use_graphs && DERM_WITH_CUDA),
+      use_graphs_(use_graphs && cuda_graphs_built()),
       plain_steps_(plain_steps) {}
 
 GraphedTrainingStep::~GraphedTrainingStep() = default;
