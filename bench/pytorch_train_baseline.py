@@ -3,7 +3,7 @@
 
     python3 bench/pytorch_train_baseline.py [--device cuda] [--size 700] [--backbone-size 299]
         [--batch 64] [--warmup 30] [--steps 30] [--classes 2] [--pool 128] [--no-aux]
-        [--fp32] [--no-channels-last] [--threads N]
+        [--fp32] [--no-channels-last] [--threads N] [--profile-steps K]
 
 torchvision's inception_v3 (weights=None, init_weights=False, transform_input
 off as derm-train from scratch) plus a module identical to derm's
@@ -20,8 +20,11 @@ unlike derm-train it does no augmentation and never reads the loss back inside
 the timed loop (only after it), which can only favour the baseline.
 
 --warmup untimed steps, then --steps timed steps between two device
-synchronisations. Prints one JSON object with images_per_second. Runs on
-PyTorch 1.13 (Debian, CPU: use --fp32) and 2.x (CUDA).
+synchronisations. Prints one JSON object with images_per_second. With
+--profile-steps K, K more steps then run under torch.profiler and "top_ops" lists
+the operators that took the most device time (CPU time on a CPU) per step: where
+the step's time goes, for both implementations (derm-train calls the same ATen
+operators). Runs on PyTorch 1.13 (Debian, CPU: use --fp32) and 2.x (CUDA).
 """
 import argparse
 import json
@@ -71,6 +74,28 @@ def learning_rate(peak, step, warmup_steps, total_steps):
     return 0.5 * peak * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def profile_steps(step, steps, sync, cuda, top):
+    """The operators with the most self time on the device (CPU: on the CPU), per step."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as profiler:
+        for k in steps:
+            step(k)
+        sync()
+    # PyTorch 2.x names it self_device_time_total; 1.13 self_cuda_time_total.
+    device_key = next(key for key in ("self_device_time_total", "self_cuda_time_total")
+                      if hasattr(profiler.key_averages()[0], key)) if cuda else "self_cpu_time_total"
+    # Operators only: on CUDA their self device time is that of the kernels they
+    # launched, which are listed again as events of their own.
+    events = [e for e in profiler.key_averages()
+              if e.device_type == torch.autograd.DeviceType.CPU and getattr(e, device_key) > 0]
+    total_us = sum(getattr(e, device_key) for e in events) or 1.0
+    events.sort(key=lambda e: -getattr(e, device_key))
+    return [{"op": e.key, "ms_per_step": getattr(e, device_key) / 1e3 / len(steps),
+             "calls_per_step": e.count / len(steps), "share": getattr(e, device_key) / total_us}
+            for e in events[:top]]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -90,9 +115,11 @@ def main():
     parser.add_argument("--aux-weight", type=float, default=0.4)
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: library default)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile-steps", type=int, default=0, help="steps profiled after the timed ones")
+    parser.add_argument("--top", type=int, default=25, help="operators listed with --profile-steps")
     args = parser.parse_args()
-    if args.batch < 2 or args.steps < 1 or args.warmup < 0 or args.pool < 1:
-        parser.error("--batch must be >= 2, --steps and --pool >= 1, --warmup >= 0")
+    if args.batch < 2 or args.steps < 1 or args.warmup < 0 or args.pool < 1 or args.profile_steps < 0:
+        parser.error("--batch must be >= 2, --steps and --pool >= 1, --warmup and --profile-steps >= 0")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -115,7 +142,7 @@ def main():
     pool = pool.to(device)
     mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
-    total = args.warmup + args.steps
+    total = args.warmup + args.steps + args.profile_steps
     # Batch indices and labels drawn up front (derm-train draws its order on the host, too).
     indices = torch.randint(0, args.pool, (total, args.batch), generator=generator).to(device)
     labels = torch.randint(0, args.classes, (total, args.batch), generator=generator).to(device)
@@ -147,10 +174,12 @@ def main():
     sync()
     losses = []
     start = time.perf_counter()
-    for k in range(args.warmup, total):
+    for k in range(args.warmup, args.warmup + args.steps):
         losses.append(step(k))
     sync()
     seconds = time.perf_counter() - start
+    top_ops = profile_steps(step, range(args.warmup + args.steps, total), sync, cuda, args.top) \
+        if args.profile_steps else None
     loss_values = torch.stack(losses).float().cpu().tolist()
     if not all(math.isfinite(v) for v in loss_values):
         raise SystemExit(f"pytorch_train_baseline.py: non-finite loss {loss_values}")
@@ -175,6 +204,8 @@ def main():
         "mean_loss": sum(loss_values) / len(loss_values),
         "max_memory_allocated_mib": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
         "threads": 0 if cuda else torch.get_num_threads(),
+        "profile_steps": args.profile_steps,
+        "top_ops": top_ops,
     }))
 
 

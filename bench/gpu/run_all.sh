@@ -16,7 +16,11 @@
 #    train    derm-train (--epochs 2 --steps-per-epoch S --data-on device, epoch 2's images/s)
 #             with --cuda-graphs and without, vs pytorch_train_baseline.py (S warm-up + S
 #             timed steps), at 700 with the stem and at 299 without; ratio = ours / baseline,
-#             target >= 1.5 at 700.
+#             target >= 1.5 at 700; the baselines then profile 3 more steps (top_ops: the
+#             operators with the most device time per step);
+#    stem     pytorch_stem_profile.py: the stem's forward + backward at the training batch, and
+#             its batch-1 fp32 forward, with its resize as interpolate (PyTorch) and as two
+#             matrix products (derm on CUDA in training); ratio = interpolate ms / matrices ms.
 # 4. Prints a table and writes <prefix>_latency.json, <prefix>_train.json (and the
 #    logs) to the results folder and, when $OUT is set, to $OUT.
 #
@@ -211,6 +215,13 @@ for key, name, s, b, target in (("stem", "train_stem", size, backbone, 1.5), ("p
     rows.append(("  without --cuda-graphs", p and p["images_per_second"], e and e["images_per_second"],
                  run["ratio_eager"], None))
 
+stem = load("stem_resize")
+train["stem_resize"] = stem
+if stem:
+    for key, label in (("train_ms", "stem fwd+bwd bs%s (ms, median)" % batch), ("infer_ms", "stem fwd b1 fp32 (ms)")):
+        ratio = stem["stems"]["interpolate"][key] / stem["stems"]["matrices"][key]
+        rows.append((label, stem["stems"]["interpolate"][key], stem["stems"]["matrices"][key], ratio, None))
+
 for name, doc in (("latency", latency), ("train", train)):
     path = os.path.join(results, "%s_%s.json" % (prefix, name))
     with open(path + ".tmp", "w") as f:
@@ -228,7 +239,18 @@ for label, base, ours, ratio, target in rows:
                                              "-" if target is None else ">=%.1fx" % target))
 if latency["max_rel_logit_diff"] is not None:
     lines.append("latency logits, max |derm - baseline| / max |baseline|: %.2e" % latency["max_rel_logit_diff"])
-lines.append("ratios: latency = baseline ms / derm ms; training = derm img/s / baseline img/s")
+if stem:
+    lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices (derm-train on CUDA);"
+                 " outputs differ by %.1e (relative, fp32)" % stem["max_rel_diff_fp32"])
+lines.append("ratios: latency = baseline ms / derm ms; training = derm img/s / baseline img/s; stem = interpolate / matrices")
+for key in ("stem", "plain"):
+    run = next((r for k, r in train["runs"].items() if k.endswith(key)), None)
+    ops = run and run["baseline"] and run["baseline"].get("top_ops")
+    if ops:
+        lines.append("baseline %s step, operators by %s time (ms/step, share):" % (
+            "%s->%s" % (run["input_size"], run["backbone_size"]) if run["stem"] else run["input_size"],
+            "device" if device == "cuda" else "CPU"))
+        lines.extend("  %-52s %8.2f %5.1f%%" % (o["op"][:52], o["ms_per_step"], 100 * o["share"]) for o in ops[:12])
 lines.append("results: " + ", ".join(os.path.join(results, "%s_%s.json" % (prefix, n)) for n in ("latency", "train")))
 print("\n".join(lines))
 with open(os.path.join(work, "table.txt"), "w") as f:
@@ -275,14 +297,16 @@ train_ours train_stem_ours "$SIZE" "$BACKBONE" --cuda-graphs
 train_ours train_stem_ours_eager "$SIZE" "$BACKBONE"
 measure train_stem_baseline "$WORK/train_stem_baseline.json" "$PY" "$ROOT/bench/pytorch_train_baseline.py" \
   --device "$DEVICE" --size "$SIZE" --backbone-size "$BACKBONE" --batch "$BATCH" --warmup "$STEPS" --steps "$STEPS" \
-  "${py_cpu[@]}"
+  --profile-steps 3 "${py_cpu[@]}"
+measure stem_resize "$WORK/stem_resize.json" "$PY" "$ROOT/bench/pytorch_stem_profile.py" \
+  --device "$DEVICE" --size "$SIZE" --backbone-size "$BACKBONE" --batch "$BATCH" "${py_cpu[@]}"
 finish >/dev/null
 
 train_ours train_plain_ours "$SMALL" "$SMALL" --cuda-graphs
 train_ours train_plain_ours_eager "$SMALL" "$SMALL"
 measure train_plain_baseline "$WORK/train_plain_baseline.json" "$PY" "$ROOT/bench/pytorch_train_baseline.py" \
   --device "$DEVICE" --size "$SMALL" --backbone-size "$SMALL" --batch "$BATCH" --warmup "$STEPS" --steps "$STEPS" \
-  "${py_cpu[@]}"
+  --profile-steps 3 "${py_cpu[@]}"
 
 finish
 log "finished in $((SECONDS - START))s"

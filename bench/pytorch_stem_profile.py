@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""The learned-resizer stem on a device, its resize done two ways.
+
+    python3 bench/pytorch_stem_profile.py [--device cuda] [--size 700] [--backbone-size 299]
+        [--batch 64] [--iterations 20] [--warmup 5] [--fp32] [--no-channels-last] [--threads N]
+
+derm's stem (derm_reference.LearnedResizer) as PyTorch runs it (F.interpolate,
+antialias) and as derm-train runs it on CUDA: the antialiased resize as two
+matrix products with PyTorch's own weights (src/nn/antialiased_resize.cpp; here
+the matrices are read off F.interpolate applied to an identity, and the
+products run in the input's precision whatever autocast says, as there).
+Both stems hold the same weights (conv_out random, so both paths count).
+
+Medians of --iterations device-synchronised runs after --warmup:
+  train_ms  forward + backward of the stem at --batch (bf16 autocast and
+            channels_last on CUDA unless turned off): derm-train's stem
+  infer_ms  forward at batch 1, fp32, eval, inference_mode: derm-classify's
+and the largest relative difference of the two stems' outputs (fp32, eval).
+Prints one JSON object. Runs on PyTorch 1.13 (Debian, CPU: use --fp32) and 2.x.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from derm_reference import LearnedResizer
+
+
+def resize_matrix(in_size, out_size):
+    """out x in: row o holds the weights interpolate(antialias) gives output o along one axis."""
+    eye = torch.eye(in_size, dtype=torch.float32).view(1, 1, in_size, in_size)
+    widths = F.interpolate(eye, size=(in_size, out_size), mode="bilinear", align_corners=False, antialias=True)
+    return widths[0, 0].t().contiguous()
+
+
+class MatrixStem(LearnedResizer):
+    """The stem with derm-train's CUDA resize."""
+
+    def __init__(self, input_size, output_size, device):
+        super().__init__(output_size)
+        self.register_buffer("cols", resize_matrix(input_size, output_size).to(device), persistent=False)
+        self.register_buffer("rows", resize_matrix(input_size, output_size).to(device), persistent=False)
+
+    def resize(self, x):
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            widths_done = torch.matmul(x.contiguous(), self.cols.to(x.dtype).t())
+            return torch.matmul(widths_done.transpose(2, 3), self.rows.to(x.dtype).t()).transpose(2, 3).contiguous()
+
+
+def median_ms(run, iterations, warmup, sync):
+    for _ in range(warmup):
+        run()
+    sync()
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        run()
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--size", type=int, default=700, help="input side")
+    parser.add_argument("--backbone-size", type=int, default=299, help="side the stem resizes to")
+    parser.add_argument("--batch", type=int, default=64, help="training batch")
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--fp32", action="store_true", help="no bf16 autocast in the training pass")
+    parser.add_argument("--no-channels-last", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: library default)")
+    args = parser.parse_args()
+    if args.batch < 1 or args.iterations < 1 or args.warmup < 0 or args.size == args.backbone_size:
+        parser.error("--batch and --iterations must be >= 1, --warmup >= 0, --size != --backbone-size")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    torch.backends.cudnn.benchmark = True  # as derm-train
+    memory_format = torch.contiguous_format if args.no_channels_last else torch.channels_last
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    reference = LearnedResizer(args.backbone_size)
+    torch.nn.init.normal_(reference.conv_out.weight, std=0.1)
+    stems = {"interpolate": reference, "matrices": MatrixStem(args.size, args.backbone_size, "cpu")}
+    stems["matrices"].load_state_dict(reference.state_dict())
+    for stem in stems.values():
+        stem.to(device=device, memory_format=memory_format)
+
+    x1 = torch.rand(1, 3, args.size, args.size, device=device)
+    with torch.inference_mode():
+        outputs = {name: stem.eval()(x1) for name, stem in stems.items()}
+    scale = outputs["interpolate"].abs().max().item() or 1.0
+    max_rel_diff = (outputs["matrices"] - outputs["interpolate"]).abs().max().item() / scale
+
+    batch = torch.rand(args.batch, 3, args.size, args.size, device=device).contiguous(memory_format=memory_format)
+    results = {}
+    for name, stem in stems.items():
+        def train_pass(stem=stem):
+            stem.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=not args.fp32):
+                out = stem(batch)
+            out.float().mean().backward()
+
+        def infer_pass(stem=stem):
+            with torch.inference_mode():
+                stem(x1)
+
+        stem.train()
+        train_ms = median_ms(train_pass, args.iterations, args.warmup, sync)
+        stem.eval()
+        infer_ms = median_ms(infer_pass, args.iterations, args.warmup, sync)
+        results[name] = {"train_ms": train_ms, "infer_ms": infer_ms}
+
+    print(json.dumps({
+        "tool": "pytorch_stem_profile.py",
+        "torch_version": torch.__version__,
+        "gpu": torch.cuda.get_device_name(device) if cuda else None,
+        "device": str(device),
+        "size": args.size,
+        "backbone_size": args.backbone_size,
+        "batch": args.batch,
+        "train_dtype": "fp32" if args.fp32 else "bf16-autocast",
+        "channels_last": not args.no_channels_last,
+        "iterations": args.iterations,
+        "warmup": args.warmup,
+        "stems": results,
+        "train_speedup": results["interpolate"]["train_ms"] / results["matrices"]["train_ms"],
+        "infer_speedup": results["interpolate"]["infer_ms"] / results["matrices"]["infer_ms"],
+        "max_rel_diff_fp32": max_rel_diff,
+        "threads": 0 if cuda else torch.get_num_threads(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
