@@ -68,7 +68,7 @@ passed() { grep -qF "[       OK ] $1 (" "$BUILD/gpu_tests.log"; }
 if [[ -x $BUILD/tests/nn_tests ]]; then
   log "nn_tests: CUDA graph, BatchNorm-fold and resize tests"
   timeout 120 "$BUILD/tests/nn_tests" \
-    --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*' \
+    --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*:TensorAugmenter.*' \
     --gtest_output="xml:$PACK/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log" | tee -a "$SESSION_LOG" >&2
   tests_rc=${PIPESTATUS[0]}
   log "nn_tests ended (exit $tests_rc)"

@@ -20,7 +20,9 @@
 #             operators with the most device time per step);
 #    stem     pytorch_stem_profile.py: the stem's forward + backward at the training batch, and
 #             its batch-1 fp32 forward, with its resize as interpolate (PyTorch) and as two
-#             matrix products (derm on CUDA in training); ratio = interpolate ms / matrices ms.
+#             matrix products (derm on CUDA in training); ratio = interpolate ms / matrices ms;
+#    input    derm_bench_tensor_augment: derm-train's on-device augmentation + normalisation per
+#             batch at the training size, set beside derm's step time per batch.
 # 4. Prints a table and writes <prefix>_latency.json, <prefix>_train.json (and the
 #    logs) to the results folder and, when $OUT is set, to $OUT.
 #
@@ -91,8 +93,9 @@ PREP=$BUILD/apps/derm-prep/derm-prep
 TRAIN=$BUILD/apps/derm-train/derm-train
 MODEL=$BUILD/apps/derm-model/derm-model
 LATENCY=$BUILD/bench/derm_bench_forward_latency
-for exe in "$PREP" "$TRAIN" "$MODEL" "$LATENCY"; do
-  [[ -x $exe ]] || { echo "run_all.sh: $exe missing (build derm-prep derm-train derm-model derm_bench_forward_latency)" >&2; exit 1; }
+INPUT=$BUILD/bench/derm_bench_tensor_augment
+for exe in "$PREP" "$TRAIN" "$MODEL" "$LATENCY" "$INPUT"; do
+  [[ -x $exe ]] || { echo "run_all.sh: $exe missing (build derm-prep derm-train derm-model and the bench/ tools)" >&2; exit 1; }
 done
 
 PY=${DERM_BENCH_PYTHON:-}
@@ -217,6 +220,7 @@ for key, name, s, b, target in (("stem", "train_stem", size, backbone, 1.5), ("p
 
 stem = load("stem_resize")
 train["stem_resize"] = stem
+train["input_path"] = load("input_path")
 if stem:
     for key, label in (("train_ms", "stem fwd+bwd bs%s (ms, median)" % batch), ("infer_ms", "stem fwd b1 fp32 (ms)")):
         ratio = stem["stems"]["interpolate"][key] / stem["stems"]["matrices"][key]
@@ -243,6 +247,14 @@ if stem:
     lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices (derm-train on CUDA);"
                  " outputs differ by %.1e (relative, fp32)" % stem["max_rel_diff_fp32"])
 lines.append("ratios: latency = baseline ms / derm ms; training = derm img/s / baseline img/s; stem = interpolate / matrices")
+inp = train["input_path"]
+if inp:
+    stem_run = train["runs"].get("%s_stem" % size) or {}
+    ours = stem_run.get("ours") or {}
+    step_ms = 1e3 * int(batch) / ours["images_per_second"] if ours.get("images_per_second") else None
+    lines.append("derm's on-device input path at %s: %.2f ms per batch of %s (augmentation %.2f, normalisation %.2f)%s"
+                 % (size, inp["input_ms"], batch, inp["augment_ms"], inp["normalize_ms"],
+                    "; derm's step with it: %.1f ms" % step_ms if step_ms else ""))
 for key in ("stem", "plain"):
     run = next((r for k, r in train["runs"].items() if k.endswith(key)), None)
     ops = run and run["baseline"] and run["baseline"].get("top_ops")
@@ -300,6 +312,10 @@ measure train_stem_baseline "$WORK/train_stem_baseline.json" "$PY" "$ROOT/bench/
   --profile-steps 3 "${py_cpu[@]}"
 measure stem_resize "$WORK/stem_resize.json" "$PY" "$ROOT/bench/pytorch_stem_profile.py" \
   --device "$DEVICE" --size "$SIZE" --backbone-size "$BACKBONE" --batch "$BATCH" "${py_cpu[@]}"
+input_format=()
+[[ $DEVICE == cpu ]] && input_format=(--no-channels-last)  # derm-train: channels_last on CUDA only
+measure input_path "$WORK/input_path.json" "$INPUT" --device "$DEVICE" --size "$SIZE" --batch "$BATCH" \
+  --iterations "$STEPS" "${cpu_threads[@]}" "${input_format[@]}"
 finish >/dev/null
 
 train_ours train_plain_ours "$SMALL" "$SMALL" --cuda-graphs

@@ -1,5 +1,6 @@
 #include "derm/tensor_augment.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "derm/error.hpp"
@@ -44,36 +45,60 @@ torch::Tensor TensorAugmenter::apply(const torch::Tensor& sources, const std::ve
   }
   const auto options = torch::TensorOptions().dtype(torch::kFloat32);
   const auto device = sources.device();
-  const auto per_image = [&](const std::vector<float>& values) { return torch::tensor(values, options).view({n, 1, 1, 1}).to(device); };
+  const auto to_device = [&](const std::vector<float>& values, std::vector<int64_t> shape) {
+    return torch::tensor(values, options).view(shape).to(device);
+  };
+  const auto per_image = [&](const std::vector<float>& values) { return to_device(values, {n, 1, 1, 1}); };
 
   // Lighting on the source, as Augmenter does: x^gamma, contrast about the
-  // image's mean (after gamma), brightness, per-channel gain, quantised to 8 bits.
-  auto x = sources.to(torch::kFloat32).div_(255.0f);
+  // image's mean (after gamma), brightness, per-channel gain, quantised to 8
+  // bits; with x = s / 255, that is round(a s^gamma + b) per image and channel.
   const auto g = per_image(gamma);
-  const auto pivot = x.mean({1, 2, 3}, /*keepdim=*/true).pow(g);
-  x = pivot + per_image(contrast) * (x.pow(g) - pivot) + per_image(brightness);
-  x = (x * torch::tensor(gain, options).view({n, 3, 1, 1}).to(device) * 255.0f).round_().clamp_(0.0f, 255.0f);
+  const auto c = per_image(contrast);
+  const auto gain255 = to_device(gain, {n, 3, 1, 1}) * 255.0f;
+  auto x = sources.to(torch::kFloat32);
+  const auto pivot = (x.mean({1, 2, 3}, /*keepdim=*/true) / 255.0f).pow(g);
+  const auto a = c * gain255 / torch::pow(255.0f, g);
+  const auto b = ((1.0f - c) * pivot + per_image(brightness)) * gain255;
+  x.pow_(g).mul_(a).add_(b).round_().clamp_(0.0f, 255.0f);
 
   // The geometry in one resampling.
-  const auto grid = F::affine_grid(torch::tensor(theta, options).view({n, 2, 3}).to(device), {n, 3, size, size},
-                                   /*align_corners=*/true);
+  const auto grid = F::affine_grid(to_device(theta, {n, 2, 3}), {n, 3, size, size}, /*align_corners=*/true);
   auto out = F::grid_sample(x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kReflection).align_corners(true));
-  out = out.round_().clamp_(0.0f, 255.0f);
+  out.round_().clamp_(0.0f, 255.0f);
 
-  // Cut-outs, filled like Augmenter's (the mean colour of the warped image).
-  const CutoutFill fill = augmenter_.params().cutout_fill;
-  for (int64_t i = 0; i < n; ++i) {
-    if (draws[static_cast<std::size_t>(i)].cutouts.empty()) continue;
-    auto image = out[i];
-    const auto mean = image.mean({1, 2}, /*keepdim=*/true).round();
-    for (const cv::Rect& r : draws[static_cast<std::size_t>(i)].cutouts) {
-      auto patch = image.slice(1, r.y, r.y + r.height).slice(2, r.x, r.x + r.width);
-      switch (fill) {
-        case CutoutFill::mean: patch.copy_(mean.expand_as(patch)); break;
-        case CutoutFill::black: patch.zero_(); break;
-        case CutoutFill::noise: patch.copy_(torch::randint(0, 256, patch.sizes(), patch.options())); break;
-      }
+  // Cut-outs, filled like Augmenter's (the mean colour of the warped image):
+  // one mask for the batch, built on the device from the rectangles.
+  std::size_t most = 0;
+  for (const auto& d : draws) most = std::max(most, d.cutouts.size());
+  if (most == 0) return out.to(torch::kUInt8);
+  std::vector<std::vector<float>> bounds(4, std::vector<float>(static_cast<std::size_t>(n) * most, 0.0f));
+  for (std::size_t i = 0; i < draws.size(); ++i) {
+    for (std::size_t k = 0; k < draws[i].cutouts.size(); ++k) {
+      const cv::Rect& r = draws[i].cutouts[k];
+      const std::size_t slot = i * most + k;
+      bounds[0][slot] = static_cast<float>(r.y);
+      bounds[1][slot] = static_cast<float>(r.y + r.height);
+      bounds[2][slot] = static_cast<float>(r.x);
+      bounds[3][slot] = static_cast<float>(r.x + r.width);
     }
+  }
+  const auto k_most = static_cast<int64_t>(most);
+  const auto top = to_device(bounds[0], {n, k_most, 1, 1}), bottom = to_device(bounds[1], {n, k_most, 1, 1});
+  const auto left = to_device(bounds[2], {n, k_most, 1, 1}), right = to_device(bounds[3], {n, k_most, 1, 1});
+  const auto pixels = torch::arange(size, options.device(device));
+  const auto ys = pixels.view({1, 1, size, 1}), xs = pixels.view({1, 1, 1, size});
+  torch::Tensor mask;  // N x 1 x S x S
+  for (int64_t k = 0; k < k_most; ++k) {
+    const auto rows = ys.ge(top.narrow(1, k, 1)).logical_and_(ys.lt(bottom.narrow(1, k, 1)));
+    const auto cols = xs.ge(left.narrow(1, k, 1)).logical_and_(xs.lt(right.narrow(1, k, 1)));
+    const auto inside = rows.logical_and(cols);
+    mask = mask.defined() ? mask.logical_or_(inside) : inside;
+  }
+  switch (augmenter_.params().cutout_fill) {
+    case CutoutFill::mean: out = torch::where(mask, out.mean({2, 3}, /*keepdim=*/true).round_(), out); break;
+    case CutoutFill::black: out.masked_fill_(mask, 0.0f); break;
+    case CutoutFill::noise: out = torch::where(mask, torch::randint(0, 256, out.sizes(), out.options()), out); break;
   }
   return out.to(torch::kUInt8);
 }

@@ -12,11 +12,12 @@ torch::Tensor to_chw_uint8(const cv::Mat& rgb) {
       .clone();
 }
 
-torch::Tensor normalize_batch(const torch::Tensor& images, const Preprocessing& p) {
+torch::Tensor normalize_batch(const torch::Tensor& images, const Preprocessing& p, torch::MemoryFormat format) {
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(images.device());
   const auto mean = torch::tensor({p.mean[0], p.mean[1], p.mean[2]}, options).view({1, 3, 1, 1});
   const auto std = torch::tensor({p.std[0], p.std[1], p.std[2]}, options).view({1, 3, 1, 1});
-  return (images.to(torch::kFloat32).div_(255.0f) - mean) / std;
+  // The element-wise ops keep the layout of the float copy.
+  return images.contiguous(format).to(torch::kFloat32).div_(255.0f).sub_(mean).div_(std);
 }
 
 torch::Device parse_device(const std::string& name) {

@@ -530,8 +530,9 @@ void train_member(RunContext& run, int member) {
       set_training_mode(net, heads_only);
       auto [images, y] = next_step.valid() ? next_step.get() : load_step(step);
       prefetch(step + 1);
-      auto x = normalize_batch(images, metadata.preprocessing);
-      if (cuda && o.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      const auto x = normalize_batch(images, metadata.preprocessing,
+                                     cuda && o.channels_last ? torch::MemoryFormat::ChannelsLast
+                                                             : torch::MemoryFormat::Contiguous);
       // Dropout masks from the step alone, so that a resumed run draws the same ones.
       torch::manual_seed(derive_seed(member_seed, static_cast<std::uint64_t>(state.global_step), 2));
       set_learning_rate(*optimizer, learning_rate(o.lr, state.global_step, warmup_steps, total_steps));

@@ -1,6 +1,7 @@
 #include "derm/tensor_augment.hpp"
 
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include "derm/error.hpp"
 #include "derm/tensor_image.hpp"
@@ -54,6 +55,68 @@ TEST(TensorAugmenter, CutoutsFillTheDrawnRectangles) {
   const auto& r = d.cutouts.front();
   EXPECT_EQ(out.slice(1, r.y, r.y + r.height).slice(2, r.x, r.x + r.width).max().item<int>(), 0);
   EXPECT_GT(out.to(torch::kFloat32).mean().item<float>(), 20.0f);
+}
+
+// The image the same seed gives without cut-outs (they are drawn last), and the
+// mask of the seed's rectangles.
+std::pair<torch::Tensor, torch::Tensor> without_cutouts(AugmentParams params, const torch::Tensor& source,
+                                                        std::uint64_t seed) {
+  const Distortions d = Augmenter(params).draw(seed);
+  params.cutout_probability = 0.0;
+  const Augmenter plain(params);
+  const auto image = TensorAugmenter(plain).apply(source, {seed})[0];
+  auto mask = torch::zeros({1, params.output_size, params.output_size}, torch::kBool);
+  for (const cv::Rect& r : d.cutouts) mask.slice(1, r.y, r.y + r.height).slice(2, r.x, r.x + r.width).fill_(true);
+  return {image, mask};
+}
+
+TEST(TensorAugmenter, MeanCutoutsTakeTheWarpedImagesRoundedMeanColour) {
+  AugmentParams params;
+  params.output_size = 64;
+  params.cutout_probability = 1.0;
+  params.cutout_count = {1, 3};
+  params.cutout_fill = CutoutFill::mean;
+  const Augmenter augmenter(params);
+  const std::vector<std::uint64_t> seeds{21, 22, 23};
+  std::vector<torch::Tensor> sources;
+  for (std::uint64_t s : seeds) sources.push_back(as_tensor(testing::synthetic_lesion(80, 80, s)));
+  const auto batch = TensorAugmenter(augmenter).apply(torch::cat(sources), seeds);
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    const auto [plain, mask] = without_cutouts(params, sources[i], seeds[i]);
+    ASSERT_GT(mask.sum().item<int64_t>(), 0);
+    const auto colour = plain.to(torch::kFloat32).mean({1, 2}, /*keepdim=*/true).round().to(torch::kUInt8);
+    const auto expected = torch::where(mask, colour, plain);
+    EXPECT_TRUE(torch::equal(batch[static_cast<int64_t>(i)], expected)) << "seed " << seeds[i];
+  }
+}
+
+TEST(TensorAugmenter, NoiseCutoutsChangeTheRectanglesAlone) {
+  AugmentParams params;
+  params.output_size = 64;
+  params.cutout_probability = 1.0;
+  params.cutout_fill = CutoutFill::noise;
+  const auto source = as_tensor(testing::synthetic_lesion(80, 80, 5));
+  const auto out = TensorAugmenter(Augmenter(params)).apply(source, {31})[0];
+  const auto [plain, mask] = without_cutouts(params, source, 31);
+  const auto changed = out.ne(plain).logical_and(mask.expand_as(out));
+  EXPECT_TRUE(torch::equal(out.masked_select(mask.logical_not()), plain.masked_select(mask.logical_not())));
+  EXPECT_GT(changed.sum().item<int64_t>(), mask.sum().item<int64_t>());  // of 3 channels, most pixels differ
+}
+
+TEST(TensorAugmenter, CudaGivesTheCpuImagesUpToRounding) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  AugmentParams params;
+  params.output_size = 96;
+  params.cutout_probability = 1.0;
+  const Augmenter augmenter(params);
+  const TensorAugmenter augment(augmenter);
+  const auto sources = torch::cat({as_tensor(testing::synthetic_lesion(120, 120, 7)),
+                                   as_tensor(testing::synthetic_lesion(120, 120, 8))});
+  const auto on_cpu = augment.apply(sources, {41, 42}).to(torch::kFloat32);
+  const auto on_cuda = augment.apply(sources.to(torch::kCUDA), {41, 42}).cpu().to(torch::kFloat32);
+  const auto difference = (on_cuda - on_cpu).abs();
+  EXPECT_LE(difference.max().item<float>(), 3.0f);
+  EXPECT_LT((difference > 0).to(torch::kFloat32).mean().item<float>(), 0.01f);
 }
 
 TEST(TensorAugmenter, RejectsWrongInput) {
