@@ -16,6 +16,8 @@
 // median_ms, p90_ms, mean_ms, min_ms, images_per_second (batch / median),
 // device, dtype, and the logits of the first image (to compare with the baseline).
 //
+// "stem_resize" lists how the stem's resize ran (derm/antialiased_resize.hpp).
+//
 // Defaults are derm-classify's own settings: fp32, contiguous (NCHW) input,
 // cuDNN benchmark off, on CUDA graphs and the BatchNorm fold. --bf16 runs under
 // bf16 autocast as training does; --channels-last, --cudnn-benchmark,
@@ -156,6 +158,10 @@ int main(int argc, char** argv) {
                        {"max_ms", ms.back()},
                        {"images_per_second", 1000.0 * batch / median_ms},
                        {"logits", first_logits}};
+    if (net->stem) {
+      out["stem_resize"] = nlohmann::json::array();
+      for (const auto& choice : net->stem->resizer().choices()) out["stem_resize"].push_back(derm::describe(choice));
+    }
     std::puts(out.dump().c_str());
     return 0;
   } catch (const c10::Error& e) {

@@ -5,15 +5,16 @@
         [--batch 64] [--iterations 20] [--warmup 5] [--fp32] [--no-channels-last] [--threads N]
 
 derm's stem (derm_reference.LearnedResizer) as PyTorch runs it (F.interpolate,
-antialias) and as derm-train runs it on CUDA: the antialiased resize as two
-matrix products with PyTorch's own weights (src/nn/antialiased_resize.cpp; here
+antialias) and with derm's other form of the resize, which derm takes on CUDA
+where it times faster: two matrix products with PyTorch's own weights
+(src/nn/antialiased_resize.cpp; here
 the matrices are read off F.interpolate applied to an identity, and the
 products run in the input's precision whatever autocast says, as there).
 Both stems hold the same weights (conv_out random, so both paths count).
 
 Medians of --iterations device-synchronised runs after --warmup:
   train_ms  forward + backward of the stem at --batch (bf16 autocast and
-            channels_last on CUDA unless turned off): derm-train's stem
+            channels_last on CUDA unless turned off), as in derm-train
   infer_ms  forward at batch 1, fp32, eval, inference_mode: derm-classify's
 and the largest relative difference of the two stems' outputs (fp32, eval).
 Prints one JSON object. Runs on PyTorch 1.13 (Debian, CPU: use --fp32) and 2.x.
@@ -37,7 +38,7 @@ def resize_matrix(in_size, out_size):
 
 
 class MatrixStem(LearnedResizer):
-    """The stem with derm-train's CUDA resize."""
+    """The stem with the resize as matrix products."""
 
     def __init__(self, input_size, output_size, device):
         super().__init__(output_size)

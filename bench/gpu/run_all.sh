@@ -20,7 +20,8 @@
 #             operators with the most device time per step);
 #    stem     pytorch_stem_profile.py: the stem's forward + backward at the training batch, and
 #             its batch-1 fp32 forward, with its resize as interpolate (PyTorch) and as two
-#             matrix products (derm on CUDA in training); ratio = interpolate ms / matrices ms;
+#             matrix products (derm's other form, which it takes where faster); ratio =
+#             interpolate ms / matrices ms;
 #    input    derm_bench_tensor_augment: derm-train's on-device augmentation + normalisation per
 #             batch at the training size, set beside derm's step time per batch.
 # 4. Prints a table and writes <prefix>_latency.json, <prefix>_train.json (and the
@@ -182,6 +183,13 @@ def load(name):
             return json.loads(f.read().strip().splitlines()[-1])
     except (OSError, ValueError, IndexError):
         return None
+def stem_resize_of_training(name):
+    """How derm-train's stem resized (timed once per input), from its train-log.jsonl."""
+    try:
+        with open(os.path.join(work, name, "train-log.jsonl")) as f:
+            return [c for line in f for c in json.loads(line).get("stem_resize", [])]
+    except (OSError, ValueError):
+        return None
 env = open(os.path.join(work, "environment.txt")).read().strip().splitlines()
 common = {"device": device, "environment": env, "build_seconds": int(build_seconds),
           "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -212,6 +220,8 @@ for key, name, s, b, target in (("stem", "train_stem", size, backbone, 1.5), ("p
     run = {"input_size": int(s), "backbone_size": int(b), "stem": s != b, "ours": o, "ours_eager": e,
            "baseline": p, "ratio": ratio(o), "ratio_eager": ratio(e), "target_ratio": target,
            "note": "ours: derm-train --cuda-graphs; ours_eager: without"}
+    if s != b:
+        run["stem_resize_ours"] = stem_resize_of_training(name + "_ours")
     train["runs"]["%s_%s" % (s, key)] = run
     rows.append(("train %s%s bs%s (img/s)" % (s, "->%s stem" % b if s != b else "", batch),
                  p and p["images_per_second"], o and o["images_per_second"], run["ratio"], target))
@@ -243,8 +253,13 @@ for label, base, ours, ratio, target in rows:
                                              "-" if target is None else ">=%.1fx" % target))
 if latency["max_rel_logit_diff"] is not None:
     lines.append("latency logits, max |derm - baseline| / max |baseline|: %.2e" % latency["max_rel_logit_diff"])
+resize_lines = [("derm-classify (latency)", (lo or {}).get("stem_resize"))] + [
+    ("derm-train", r.get("stem_resize_ours")) for r in train["runs"].values() if r["stem"]]
+for who, choices in resize_lines:
+    for choice in choices or []:
+        lines.append("%s stem resize: %s" % (who, choice))
 if stem:
-    lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices (derm-train on CUDA);"
+    lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices (derm's other form);"
                  " outputs differ by %.1e (relative, fp32)" % stem["max_rel_diff_fp32"])
 lines.append("ratios: latency = baseline ms / derm ms; training = derm img/s / baseline img/s; stem = interpolate / matrices")
 inp = train["input_path"]

@@ -5,6 +5,9 @@
 // GEMMs; interpolate's antialiased CUDA kernels are slow, slowest in half
 // precision (pytorch/pytorch#82397).
 #include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -20,5 +23,41 @@ torch::Tensor antialiased_resize_matrix(int64_t in_size, int64_t out_size);
 // in x's dtype whatever autocast says (bf16 input: bf16 weights, fp32
 // accumulation, as autocast's convolutions; fp32 input: fp32 throughout).
 torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& cols);
+
+// The antialiased bilinear resize of N x C x H x W inputs to out x out by the
+// faster of its two forms. On the CPU always interpolate (PyTorch's own bits).
+// On CUDA, as cudnn.benchmark does for convolutions, the first call for an
+// input's shape, dtype, layout and gradient state times both forms (forward, and
+// backward when a gradient will flow back) and that key keeps the faster; the
+// two agree to float rounding. A first call made while a CUDA graph is being
+// recorded cannot time and takes the matrices.
+class AntialiasedResize {
+ public:
+  enum class Form { interpolate, matrices };
+  struct Choice {
+    std::string input;  // e.g. "64x16x700x700 BFloat16 channels_last grad"
+    Form form;
+    double interpolate_ms;  // per call as timed; NaN when not timed
+    double matrices_ms;
+  };
+
+  explicit AntialiasedResize(int64_t output_size) : output_size_(output_size) {}
+  torch::Tensor operator()(const torch::Tensor& x) const;
+  // The CUDA choices made so far, in the order their inputs first came.
+  std::vector<Choice> choices() const { return choices_; }
+
+ private:
+  torch::Tensor run(Form form, const torch::Tensor& x) const;
+  Choice choose(const torch::Tensor& x, const std::string& input) const;
+
+  int64_t output_size_;
+  mutable std::map<std::string, Form> chosen_;
+  mutable std::vector<Choice> choices_;
+  mutable torch::Tensor rows_, cols_;  // the matrices, on the device of the last input
+};
+
+const char* to_string(AntialiasedResize::Form form);
+// "64x16x700x700 BFloat16 channels_last grad cuda:0: matrices (interpolate 4.10 ms, matrices 1.20 ms)"
+std::string describe(const AntialiasedResize::Choice& choice);
 
 }  // namespace derm

@@ -5,6 +5,8 @@
 // larger than the backbone's 299x299 (e.g. 700x700 dermoscopy images).
 #include <torch/torch.h>
 
+#include "derm/antialiased_resize.hpp"
+
 namespace derm {
 
 struct BasicConv2dImpl : torch::nn::Module {
@@ -93,18 +95,17 @@ struct StemOptions {
 struct LearnedResizerImpl : torch::nn::Module {
   explicit LearnedResizerImpl(const StemOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
-  // The skip path alone: the antialiased bilinear resize the stem starts from.
-  // In training on a GPU it runs as matrix products (derm/antialiased_resize.hpp).
-  torch::Tensor resize(const torch::Tensor& x) const;
+  // The skip path alone: the antialiased bilinear resize the stem starts from
+  // (on a GPU by the faster of its two forms, derm/antialiased_resize.hpp).
+  torch::Tensor resize(const torch::Tensor& x) const { return resize_(x); }
+  const AntialiasedResize& resizer() const { return resize_; }
 
   StemOptions options;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_out{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
 
  private:
-  // resize's matrices, on the device of the last input (made by a first call,
-  // outside any CUDA graph recording).
-  mutable torch::Tensor resize_rows_, resize_cols_;
+  AntialiasedResize resize_;
 };
 TORCH_MODULE(LearnedResizer);
 

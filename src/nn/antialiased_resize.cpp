@@ -1,9 +1,18 @@
 #include "derm/antialiased_resize.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include <torch/cuda.h>
+
+#include "cuda_recording.hpp"
 
 namespace derm {
+
+namespace F = torch::nn::functional;
 
 torch::Tensor antialiased_resize_matrix(int64_t in_size, int64_t out_size) {
   TORCH_CHECK(in_size > 0 && out_size > 0, "antialiased_resize_matrix: sizes must be positive");
@@ -38,6 +47,79 @@ torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& ro
   const auto widths_done = torch::matmul(x.contiguous(), cols.to(x.scalar_type()).t());
   // N x C x out_w x H -> N x C x out_w x out_h, transposed back
   return torch::matmul(widths_done.transpose(2, 3), rows.to(x.scalar_type()).t()).transpose(2, 3).contiguous();
+}
+
+
+const char* to_string(AntialiasedResize::Form form) {
+  return form == AntialiasedResize::Form::interpolate ? "interpolate" : "matrices";
+}
+
+std::string describe(const AntialiasedResize::Choice& choice) {
+  if (std::isnan(choice.interpolate_ms)) return choice.input + ": " + to_string(choice.form) + " (not timed)";
+  char times[96];
+  std::snprintf(times, sizeof times, " (interpolate %.3f ms, matrices %.3f ms)", choice.interpolate_ms,
+                choice.matrices_ms);
+  return choice.input + ": " + to_string(choice.form) + times;
+}
+
+torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
+  if (form == Form::interpolate) {
+    return F::interpolate(x, F::InterpolateFuncOptions()
+                                 .size(std::vector<int64_t>{output_size_, output_size_})
+                                 .mode(torch::kBilinear)
+                                 .align_corners(false)
+                                 .antialias(true));
+  }
+  if (!rows_.defined() || rows_.device() != x.device() || rows_.size(1) != x.size(2) || cols_.size(1) != x.size(3)) {
+    rows_ = antialiased_resize_matrix(x.size(2), output_size_).to(x.device());
+    cols_ = antialiased_resize_matrix(x.size(3), output_size_).to(x.device());
+  }
+  return resize_by_matrices(x, rows_, cols_);
+}
+
+AntialiasedResize::Choice AntialiasedResize::choose(const torch::Tensor& x, const std::string& input) const {
+#if DERM_WITH_CUDA
+  if (c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None) {
+    constexpr double kUntimed = std::numeric_limits<double>::quiet_NaN();
+    return {input, Form::matrices, kUntimed, kUntimed};
+  }
+#endif
+  const bool grad = x.requires_grad() && torch::GradMode::is_enabled();
+  const auto probe = x.detach().clone().requires_grad_(grad);
+  const int device = x.device().index() < 0 ? -1 : x.device().index();
+  const auto time_ms = [&](Form form) {
+    const auto pass = [&] {
+      const auto y = run(form, probe);
+      if (grad) torch::autograd::grad({y}, {probe}, {torch::ones_like(y)});
+    };
+    pass();  // first-call costs: cuBLAS handles, workspaces, the matrices
+    torch::cuda::synchronize(device);
+    constexpr int kRepeats = 3;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kRepeats; ++i) pass();
+    torch::cuda::synchronize(device);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kRepeats;
+  };
+  const double interpolate_ms = time_ms(Form::interpolate);
+  const double matrices_ms = time_ms(Form::matrices);
+  return {input, matrices_ms < interpolate_ms ? Form::matrices : Form::interpolate, interpolate_ms, matrices_ms};
+}
+
+torch::Tensor AntialiasedResize::operator()(const torch::Tensor& x) const {
+  if (!x.is_cuda()) return run(Form::interpolate, x);
+  std::string input;
+  for (const auto size : x.sizes()) input += (input.empty() ? "" : "x") + std::to_string(size);
+  input += std::string(" ") + c10::toString(x.scalar_type());
+  if (x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(torch::MemoryFormat::ChannelsLast)) input += " channels_last";
+  if (x.requires_grad() && torch::GradMode::is_enabled()) input += " grad";
+  input += " " + x.device().str();
+  auto it = chosen_.find(input);
+  if (it == chosen_.end()) {
+    const Choice choice = choose(x, input);
+    choices_.push_back(choice);
+    it = chosen_.emplace(input, choice.form).first;
+  }
+  return run(it->second, x);
 }
 
 }  // namespace derm

@@ -1,15 +1,15 @@
 #pragma once
-// What the CUDA graph recordings (GraphedForward, GraphedTrainingStep) share.
-// DERM_WITH_CUDA is 1 in builds against a CUDA LibTorch (src/CMakeLists.txt);
+// What the CUDA graph recordings (GraphedForward, GraphedTrainingStep) and the
+// code that must know about them (AntialiasedResize) share.
+// DERM_WITH_CUDA is 1 in builds against a CUDA LibTorch (cuda_config.hpp);
 // everything else here exists only then.
-#ifndef DERM_WITH_CUDA
-#define DERM_WITH_CUDA 0
-#endif
+#include "cuda_config.hpp"
 
 #if DERM_WITH_CUDA
 #include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGraphsC10Utils.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/version.h>
@@ -40,6 +40,16 @@ inline void begin_recording(at::cuda::CUDAGraph& graph, at::cuda::MempoolId_t po
 #else
   graph.capture_begin(pool);
 #endif
+}
+
+// Ends a recording that failed part-way, so that the stream and the allocator
+// leave recording mode; whatever that reports is moot next to the first error.
+inline void abandon_recording(at::cuda::CUDAGraph& graph) noexcept {
+  if (c10::cuda::currentStreamCaptureStatusMayInitCtx() == c10::cuda::CaptureStatus::None) return;
+  try {
+    graph.capture_end();
+  } catch (...) {
+  }
 }
 
 }  // namespace derm

@@ -1,5 +1,6 @@
 #include "derm/graphed_forward.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -19,9 +20,18 @@ class GraphedForward::Memory {
     if (!pool_) pool_ = at::cuda::graph_pool_handle();
     return *pool_;
   }
+  // Every recording in the pool is made on this stream: the allocator reuses
+  // a freed block only on the stream it was allocated on. (Such recordings are
+  // destroyed together: a graph's reset clears its stream's cuBLAS workspaces.)
+  c10::cuda::CUDAStream stream(c10::DeviceIndex device) {
+    auto found = streams_.find(device);
+    if (found == streams_.end()) found = streams_.emplace(device, at::cuda::getStreamFromPool(false, device)).first;
+    return found->second;
+  }
 
  private:
   std::optional<at::cuda::MempoolId_t> pool_;  // made on first use, when CUDA is up
+  std::map<c10::DeviceIndex, c10::cuda::CUDAStream> streams_;
 };
 
 struct GraphedForward::Recording {
@@ -54,16 +64,23 @@ GraphedForward::Recording& GraphedForward::record(const torch::Tensor& input, co
   recording->input.copy_(input);
 
   const c10::cuda::CUDAGuard device_guard(input.device());
-  // Recording needs a stream of its own (not the legacy default stream).
-  const c10::cuda::CUDAStreamGuard stream_guard(at::cuda::getStreamFromPool(false, input.device().index()));
+  // Recording needs a stream other than the legacy default stream.
+  const c10::cuda::CUDAStreamGuard stream_guard(memory_->stream(input.device().index()));
   c10::cuda::device_synchronize();
   {
     const AutocastCacheOff no_cache;
     for (int i = 0; i < kWarmupCalls; ++i) forward_(recording->input);
     c10::cuda::device_synchronize();
     begin_recording(recording->graph, memory_->pool());
-    recording->output = forward_(recording->input);
-    recording->graph.capture_end();
+    try {
+      recording->output = forward_(recording->input);
+      recording->graph.capture_end();
+    } catch (...) {
+      abandon_recording(recording->graph);
+      // Left alive: the allocator may still route the pool's frees through it.
+      (void)recording.release();
+      throw;
+    }
   }
   c10::cuda::device_synchronize();
   auto& stored = recordings_[key];

@@ -18,7 +18,10 @@ GraphedTrainingStep::GraphedTrainingStep(Function step, std::vector<torch::Tenso
     : step_(std::move(step)),
       parameters_(std::move(parameters)),
       use_graphs_(use_graphs && cuda_graphs_built()),
-      plain_steps_(plain_steps) {}
+      plain_steps_(plain_steps) {
+  // Plain steps create cuDNN's and cuBLAS's handles and workspaces, which a recording must not.
+  TORCH_CHECK(plain_steps >= 1, "GraphedTrainingStep: at least one plain step must come before recording");
+}
 
 GraphedTrainingStep::~GraphedTrainingStep() = default;
 
@@ -53,8 +56,15 @@ torch::Tensor GraphedTrainingStep::record(const torch::Tensor& x, const torch::T
     const c10::cuda::CUDAStreamGuard stream_guard(r.stream);
     const AutocastCacheOff no_cache;
     begin_recording(r.graph);
-    r.loss = step_(r.x, r.y);
-    r.graph.capture_end();
+    try {
+      r.loss = step_(r.x, r.y);
+      r.graph.capture_end();
+    } catch (...) {
+      abandon_recording(r.graph);
+      // Left alive: the allocator may still route the recording's frees through it.
+      (void)recording_.release();
+      throw;
+    }
   } catch (const c10::Error& e) {
     throw Error(std::string("recording the training step as a CUDA graph failed (") + e.what_without_backtrace() +
                 "); train without --cuda-graphs");

@@ -1,6 +1,5 @@
 #include "derm/inception_v3.hpp"
 
-#include "derm/antialiased_resize.hpp"
 
 namespace derm {
 
@@ -223,26 +222,11 @@ LearnedResizerImpl::LearnedResizerImpl(const StemOptions& stem_options)
       conv1(register_module("conv1", torch::nn::Conv2d(Conv2dOptions(3, options.channels, 3).padding(1)))),
       conv2(register_module("conv2", torch::nn::Conv2d(Conv2dOptions(options.channels, options.channels, 1)))),
       conv_out(register_module("conv_out", torch::nn::Conv2d(Conv2dOptions(options.channels, 3, 3).padding(1)))),
-      bn(register_module("bn", torch::nn::BatchNorm2d(options.channels))) {
+      bn(register_module("bn", torch::nn::BatchNorm2d(options.channels))),
+      resize_(options.output_size) {
   torch::NoGradGuard no_grad;
   conv_out->weight.zero_();
   conv_out->bias.zero_();
-}
-
-torch::Tensor LearnedResizerImpl::resize(const torch::Tensor& x) const {
-  if (x.is_cuda() && is_training()) {
-    if (!resize_rows_.defined() || resize_rows_.device() != x.device() || resize_rows_.size(1) != x.size(2) ||
-        resize_cols_.size(1) != x.size(3)) {
-      resize_rows_ = antialiased_resize_matrix(x.size(2), options.output_size).to(x.device());
-      resize_cols_ = antialiased_resize_matrix(x.size(3), options.output_size).to(x.device());
-    }
-    return resize_by_matrices(x, resize_rows_, resize_cols_);
-  }
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .size(std::vector<int64_t>{options.output_size, options.output_size})
-                               .mode(torch::kBilinear)
-                               .align_corners(false)
-                               .antialias(true));
 }
 
 torch::Tensor LearnedResizerImpl::forward(const torch::Tensor& x) {

@@ -25,6 +25,7 @@
 #include "derm/tensor_image.hpp"
 #include "graphed_training_step.hpp"
 #include "multi_tensor_adamw.hpp"
+#include "training_loss.hpp"
 #include "training_set.hpp"
 
 namespace derm {
@@ -444,19 +445,16 @@ void train_member(RunContext& run, int member) {
     for (double c : counts) w.push_back(c > 0 ? static_cast<float>(run.train.labels.size() / (counts.size() * c)) : 0.0f);
     class_weights = torch::tensor(w).to(run.device);
   }
-  auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(o.label_smoothing);
-  if (class_weights.defined()) loss_options.weight(class_weights);
-
   // A batch's loss, backward included: what a training step computes before the optimizer.
   const auto loss_of_batch = [&](const torch::Tensor& x, const torch::Tensor& y) {
     torch::Tensor loss;
     {
       Bf16Autocast cast(cuda && o.bf16, run.device);
       const auto out = net->forward_with_aux(x);
-      loss = torch::nn::functional::cross_entropy(out.logits.to(torch::kFloat32), y, loss_options);
+      loss = mean_cross_entropy(out.logits.to(torch::kFloat32), y, o.label_smoothing, class_weights);
       if (out.aux_logits.defined() && o.aux_loss_weight > 0) {
         loss = loss + o.aux_loss_weight *
-                          torch::nn::functional::cross_entropy(out.aux_logits.to(torch::kFloat32), y, loss_options);
+                          mean_cross_entropy(out.aux_logits.to(torch::kFloat32), y, o.label_smoothing, class_weights);
       }
     }
     loss.backward();
@@ -467,6 +465,7 @@ void train_member(RunContext& run, int member) {
   bool gradients_of_heads_only = false;
 
   std::ofstream log(o.out_dir / "train-log.jsonl", std::ios::app);
+  std::size_t stem_resize_choices_seen = 0;
   const int first_epoch_here = state.epoch;
   for (int epoch = state.epoch; epoch < state.planned_epochs && !state.stopped_early; ++epoch) {
     const std::int64_t total_steps = steps_per_epoch * state.planned_epochs;
@@ -581,6 +580,17 @@ void train_member(RunContext& run, int member) {
       }
     } else {
       metric = static_cast<double>(epoch);  // no validation: the last epoch is the best
+    }
+    if (net->stem) {
+      // The stem's resize timings made in this epoch (derm/antialiased_resize.hpp).
+      const auto choices = net->stem->resizer().choices();
+      json made = json::array();
+      for (std::size_t i = stem_resize_choices_seen; i < choices.size(); ++i) {
+        made.push_back(describe(choices[i]));
+        spdlog::info("member {}: stem resize for {}", member, made.back().get<std::string>());
+      }
+      stem_resize_choices_seen = choices.size();
+      if (!made.empty()) record["stem_resize"] = made;
     }
     const bool improved = std::isnan(state.best_metric) || metric > state.best_metric;
     if (improved) {

@@ -68,17 +68,52 @@ TEST(AntialiasedResize, KeepsFloat32UnderBf16Autocast) {
   EXPECT_LT(max_relative_difference(actual, expected), 1e-6);
 }
 
+TEST(AntialiasedResize, OnTheCpuIsInterpolateItselfAndTimesNothing) {
+  const AntialiasedResize resize(80);
+  const auto x = torch::randn({2, 3, 190, 170}).requires_grad_();
+  EXPECT_TRUE(torch::equal(resize(x), interpolate(x, 80, 80)));
+  EXPECT_TRUE(resize.choices().empty());
+}
+
 // Needs a GPU: run on the device machine (bench/gpu/device_session.sh).
-TEST(AntialiasedResize, StemTrainingOnCudaResizesAsInterpolateOnCuda) {
+TEST(AntialiasedResize, TimesBothFormsOncePerInputAndAgreesWithInterpolateOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const AntialiasedResize resize(80);
+  const auto x = torch::randn({2, 3, 190, 190}, torch::kCUDA);
+  EXPECT_LT(max_relative_difference(resize(x), interpolate(x, 80, 80)), 1e-5);
+  resize(x);
+  ASSERT_EQ(resize.choices().size(), 1u);
+  const auto first = resize.choices().front();
+  EXPECT_GT(first.interpolate_ms, 0.0);
+  EXPECT_GT(first.matrices_ms, 0.0);
+  EXPECT_EQ(first.form, first.matrices_ms < first.interpolate_ms ? AntialiasedResize::Form::matrices
+                                                                 : AntialiasedResize::Form::interpolate);
+
+  const auto leaf = x.clone().requires_grad_();
+  resize(leaf).square().sum().backward();
+  const auto reference = x.clone().requires_grad_();
+  interpolate(reference, 80, 80).square().sum().backward();
+  EXPECT_LT(max_relative_difference(leaf.grad(), reference.grad()), 1e-5);
+  const auto channels_last = torch::randn({2, 16, 190, 190}, torch::kCUDA)
+                                 .to(torch::kBFloat16)
+                                 .contiguous(torch::MemoryFormat::ChannelsLast);
+  resize(channels_last);
+  ASSERT_EQ(resize.choices().size(), 3u);
+  EXPECT_NE(resize.choices()[1].input.find(" grad"), std::string::npos);
+  EXPECT_NE(resize.choices()[2].input.find("channels_last"), std::string::npos);
+}
+
+// Needs a GPU: the stem's training and inference resizes are the resize.
+TEST(AntialiasedResize, StemResizesAsInterpolateOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device cuda(torch::kCUDA);
   auto net = testing::small_network(9, 190, 80, cuda);
   const auto x = torch::randn({2, 3, 190, 190}, cuda);
   net->stem->train();
-  const auto by_matrices_on_cuda = net->stem->resize(x);
-  EXPECT_LT(max_relative_difference(by_matrices_on_cuda, interpolate(x, 80, 80)), 1e-5);
+  EXPECT_LT(max_relative_difference(net->stem->resize(x), interpolate(x, 80, 80)), 1e-5);
   net->stem->eval();
-  EXPECT_TRUE(torch::equal(net->stem->resize(x), interpolate(x, 80, 80)));
+  EXPECT_LT(max_relative_difference(net->stem->resize(x), interpolate(x, 80, 80)), 1e-5);
+  EXPECT_FALSE(net->stem->resizer().choices().empty());
 }
 
 }  // namespace

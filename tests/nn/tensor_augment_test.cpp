@@ -103,7 +103,7 @@ TEST(TensorAugmenter, NoiseCutoutsChangeTheRectanglesAlone) {
   EXPECT_GT(changed.sum().item<int64_t>(), mask.sum().item<int64_t>());  // of 3 channels, most pixels differ
 }
 
-TEST(TensorAugmenter, CudaGivesTheCpuImagesUpToRounding) {
+TEST(TensorAugmenter, GivesTheCpuImagesUpToRoundingOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   AugmentParams params;
   params.output_size = 96;
