@@ -5,18 +5,18 @@
         [--batch 64] [--iterations 20] [--warmup 5] [--fp32] [--no-channels-last] [--threads N]
 
 derm's stem (derm_reference.LearnedResizer) as PyTorch runs it (F.interpolate,
-antialias) and with derm's other form of the resize, which derm takes on CUDA
-where it times faster: two matrix products with PyTorch's own weights
-(src/nn/antialiased_resize.cpp; here
+antialias) and with derm's other forms of the resize, which derm takes on CUDA
+where they time faster: two matrix products with PyTorch's own weights, in
+NCHW or in channels-last memory (src/nn/antialiased_resize.cpp; here
 the matrices are read off F.interpolate applied to an identity, and the
 products run in the input's precision whatever autocast says, as there).
-Both stems hold the same weights (conv_out random, so both paths count).
+All stems hold the same weights (conv_out random, so both paths count).
 
 Medians of --iterations device-synchronised runs after --warmup:
   train_ms  forward + backward of the stem at --batch (bf16 autocast and
             channels_last on CUDA unless turned off), as in derm-train
   infer_ms  forward at batch 1, fp32, eval, inference_mode: derm-classify's
-and the largest relative difference of the two stems' outputs (fp32, eval).
+and the largest relative difference of the stems' outputs (fp32, eval).
 Prints one JSON object. Runs on PyTorch 1.13 (Debian, CPU: use --fp32) and 2.x.
 """
 import argparse
@@ -38,7 +38,7 @@ def resize_matrix(in_size, out_size):
 
 
 class MatrixStem(LearnedResizer):
-    """The stem with the resize as matrix products."""
+    """The stem with the resize as matrix products (derm's resize_by_matrices)."""
 
     def __init__(self, input_size, output_size, device):
         super().__init__(output_size)
@@ -49,6 +49,19 @@ class MatrixStem(LearnedResizer):
         with torch.autocast(device_type=x.device.type, enabled=False):
             widths_done = torch.matmul(x.contiguous(), self.cols.to(x.dtype).t())
             return torch.matmul(widths_done.transpose(2, 3), self.rows.to(x.dtype).t()).transpose(2, 3).contiguous()
+
+
+class ChannelsLastMatrixStem(MatrixStem):
+    """The same in channels-last memory (derm's resize_by_matrices_channels_last)."""
+
+    def resize(self, x):
+        n, c, h, w = x.shape
+        out_h, out_w = self.rows.shape[0], self.cols.shape[0]
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            nhwc = x.permute(0, 2, 3, 1).contiguous()
+            heights_done = torch.matmul(self.rows.to(x.dtype), nhwc.view(n, h, w * c))
+            both_done = torch.matmul(self.cols.to(x.dtype), heights_done.view(n * out_h, w, c))
+            return both_done.view(n, out_h, out_w, c).permute(0, 3, 1, 2)
 
 
 def median_ms(run, iterations, warmup, sync):
@@ -92,8 +105,10 @@ def main():
 
     reference = LearnedResizer(args.backbone_size)
     torch.nn.init.normal_(reference.conv_out.weight, std=0.1)
-    stems = {"interpolate": reference, "matrices": MatrixStem(args.size, args.backbone_size, "cpu")}
-    stems["matrices"].load_state_dict(reference.state_dict())
+    stems = {"interpolate": reference, "matrices": MatrixStem(args.size, args.backbone_size, "cpu"),
+             "matrices_channels_last": ChannelsLastMatrixStem(args.size, args.backbone_size, "cpu")}
+    for name in ("matrices", "matrices_channels_last"):
+        stems[name].load_state_dict(reference.state_dict())
     for stem in stems.values():
         stem.to(device=device, memory_format=memory_format)
 
@@ -101,7 +116,8 @@ def main():
     with torch.inference_mode():
         outputs = {name: stem.eval()(x1) for name, stem in stems.items()}
     scale = outputs["interpolate"].abs().max().item() or 1.0
-    max_rel_diff = (outputs["matrices"] - outputs["interpolate"]).abs().max().item() / scale
+    max_rel_diff = max((outputs[name] - outputs["interpolate"]).abs().max().item() / scale
+                       for name in ("matrices", "matrices_channels_last"))
 
     batch = torch.rand(args.batch, 3, args.size, args.size, device=device).contiguous(memory_format=memory_format)
     results = {}
@@ -135,8 +151,8 @@ def main():
         "iterations": args.iterations,
         "warmup": args.warmup,
         "stems": results,
-        "train_speedup": results["interpolate"]["train_ms"] / results["matrices"]["train_ms"],
-        "infer_speedup": results["interpolate"]["infer_ms"] / results["matrices"]["infer_ms"],
+        "speedups": {name: {key: results["interpolate"][key] / results[name][key] for key in ("train_ms", "infer_ms")}
+                     for name in ("matrices", "matrices_channels_last")},
         "max_rel_diff_fp32": max_rel_diff,
         "threads": 0 if cuda else torch.get_num_threads(),
     }))

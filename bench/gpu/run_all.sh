@@ -233,8 +233,10 @@ train["stem_resize"] = stem
 train["input_path"] = load("input_path")
 if stem:
     for key, label in (("train_ms", "stem fwd+bwd bs%s (ms, median)" % batch), ("infer_ms", "stem fwd b1 fp32 (ms)")):
-        ratio = stem["stems"]["interpolate"][key] / stem["stems"]["matrices"][key]
-        rows.append((label, stem["stems"]["interpolate"][key], stem["stems"]["matrices"][key], ratio, None))
+        for form, suffix in (("matrices", ""), ("matrices_channels_last", ", NHWC")):
+            ratio = stem["stems"]["interpolate"][key] / stem["stems"][form][key]
+            rows.append((label.replace(" (ms", suffix + " (ms"), stem["stems"]["interpolate"][key],
+                         stem["stems"][form][key], ratio, None))
 
 for name, doc in (("latency", latency), ("train", train)):
     path = os.path.join(results, "%s_%s.json" % (prefix, name))
@@ -259,7 +261,7 @@ for who, choices in resize_lines:
     for choice in choices or []:
         lines.append("%s stem resize: %s" % (who, choice))
 if stem:
-    lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices (derm's other form);"
+    lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices, NCHW or NHWC (derm's other forms);"
                  " outputs differ by %.1e (relative, fp32)" % stem["max_rel_diff_fp32"])
 lines.append("ratios: latency = baseline ms / derm ms; training = derm img/s / baseline img/s; stem = interpolate / matrices")
 inp = train["input_path"]

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -23,22 +24,26 @@ torch::Tensor antialiased_resize_matrix(int64_t in_size, int64_t out_size);
 // in x's dtype whatever autocast says (bf16 input: bf16 weights, fp32
 // accumulation, as autocast's convolutions; fp32 input: fp32 throughout).
 torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& cols);
+// The same in channels-last memory, in and out (no layout copies): heights as
+// one GEMM per image over all its columns and channels, then widths as one
+// small GEMM per output row.
+torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const torch::Tensor& rows,
+                                               const torch::Tensor& cols);
 
 // The antialiased bilinear resize of N x C x H x W inputs to out x out by the
-// faster of its two forms. On the CPU always interpolate (PyTorch's own bits).
+// fastest of its forms. On the CPU always interpolate (PyTorch's own bits).
 // On CUDA, as cudnn.benchmark does for convolutions, the first call for an
-// input's shape, dtype, layout and gradient state times both forms (forward, and
-// backward when a gradient will flow back) and that key keeps the faster; the
-// two agree to float rounding. A first call made while a CUDA graph is being
-// recorded cannot time and takes the matrices.
+// input's shape, dtype, layout and gradient state times each form (forward,
+// and backward when a gradient will flow back) and that key keeps the
+// fastest; the forms agree to float rounding. A first call made while a CUDA
+// graph is being recorded cannot time and takes the matrices.
 class AntialiasedResize {
  public:
-  enum class Form { interpolate, matrices };
+  enum class Form { interpolate, matrices, matrices_channels_last };
   struct Choice {
-    std::string input;  // e.g. "64x16x700x700 BFloat16 channels_last grad"
+    std::string input;  // e.g. "64x16x700x700 BFloat16 channels_last grad cuda:0"
     Form form;
-    double interpolate_ms;  // per call as timed; NaN when not timed
-    double matrices_ms;
+    std::vector<std::pair<Form, double>> timings;  // ms per call of each form tried; empty when not timed
   };
 
   explicit AntialiasedResize(int64_t output_size) : output_size_(output_size) {}
@@ -57,7 +62,7 @@ class AntialiasedResize {
 };
 
 const char* to_string(AntialiasedResize::Form form);
-// "64x16x700x700 BFloat16 channels_last grad cuda:0: matrices (interpolate 4.10 ms, matrices 1.20 ms)"
+// "64x16x700x700 BFloat16 channels_last grad cuda:0: matrices (interpolate 4.100 ms, matrices 1.200 ms, ...)"
 std::string describe(const AntialiasedResize::Choice& choice);
 
 }  // namespace derm

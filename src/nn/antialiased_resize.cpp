@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 
 #include <torch/cuda.h>
 
@@ -50,16 +49,38 @@ torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& ro
 }
 
 
+torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const torch::Tensor& rows,
+                                               const torch::Tensor& cols) {
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  const int64_t n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  const int64_t out_h = rows.size(0), out_w = cols.size(0);
+  // N x H x W x C in memory (a view when x is channels-last)
+  const auto nhwc = x.permute({0, 2, 3, 1}).contiguous();
+  // (out_h x H) @ (N x H x W*C) -> N x out_h x W*C
+  const auto heights_done = torch::matmul(rows.to(x.scalar_type()), nhwc.view({n, height, width * channels}));
+  // (out_w x W) @ (N*out_h x W x C) -> N*out_h x out_w x C
+  const auto both_done = torch::matmul(cols.to(x.scalar_type()), heights_done.view({n * out_h, width, channels}));
+  // N x out_h x out_w x C in memory: channels-last N x C x out_h x out_w
+  return both_done.view({n, out_h, out_w, channels}).permute({0, 3, 1, 2});
+}
+
 const char* to_string(AntialiasedResize::Form form) {
-  return form == AntialiasedResize::Form::interpolate ? "interpolate" : "matrices";
+  switch (form) {
+    case AntialiasedResize::Form::interpolate: return "interpolate";
+    case AntialiasedResize::Form::matrices: return "matrices";
+    case AntialiasedResize::Form::matrices_channels_last: return "matrices_channels_last";
+  }
+  return "?";
 }
 
 std::string describe(const AntialiasedResize::Choice& choice) {
-  if (std::isnan(choice.interpolate_ms)) return choice.input + ": " + to_string(choice.form) + " (not timed)";
-  char times[96];
-  std::snprintf(times, sizeof times, " (interpolate %.3f ms, matrices %.3f ms)", choice.interpolate_ms,
-                choice.matrices_ms);
-  return choice.input + ": " + to_string(choice.form) + times;
+  std::string timings;
+  for (const auto& [form, ms] : choice.timings) {
+    char entry[64];
+    std::snprintf(entry, sizeof entry, "%s%s %.3f ms", timings.empty() ? "" : ", ", to_string(form), ms);
+    timings += entry;
+  }
+  return choice.input + ": " + to_string(choice.form) + " (" + (timings.empty() ? "not timed" : timings) + ")";
 }
 
 torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
@@ -74,18 +95,18 @@ torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
     rows_ = antialiased_resize_matrix(x.size(2), output_size_).to(x.device());
     cols_ = antialiased_resize_matrix(x.size(3), output_size_).to(x.device());
   }
-  return resize_by_matrices(x, rows_, cols_);
+  return form == Form::matrices ? resize_by_matrices(x, rows_, cols_)
+                                : resize_by_matrices_channels_last(x, rows_, cols_);
 }
 
 AntialiasedResize::Choice AntialiasedResize::choose(const torch::Tensor& x, const std::string& input) const {
 #if DERM_WITH_CUDA
   if (c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None) {
-    constexpr double kUntimed = std::numeric_limits<double>::quiet_NaN();
-    return {input, Form::matrices, kUntimed, kUntimed};
+    return {input, Form::matrices, {}};
   }
 #endif
   const bool grad = x.requires_grad() && torch::GradMode::is_enabled();
-  const auto probe = x.detach().clone().requires_grad_(grad);
+  const auto probe = x.detach().clone(torch::MemoryFormat::Preserve).requires_grad_(grad);
   const int device = x.device().index() < 0 ? -1 : x.device().index();
   const auto time_ms = [&](Form form) {
     const auto pass = [&] {
@@ -100,9 +121,14 @@ AntialiasedResize::Choice AntialiasedResize::choose(const torch::Tensor& x, cons
     torch::cuda::synchronize(device);
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kRepeats;
   };
-  const double interpolate_ms = time_ms(Form::interpolate);
-  const double matrices_ms = time_ms(Form::matrices);
-  return {input, matrices_ms < interpolate_ms ? Form::matrices : Form::interpolate, interpolate_ms, matrices_ms};
+  std::vector<Form> forms{Form::interpolate, Form::matrices};
+  if (x.dim() == 4 && x.is_contiguous(torch::MemoryFormat::ChannelsLast)) forms.push_back(Form::matrices_channels_last);
+  Choice choice{input, Form::interpolate, {}};
+  for (const Form form : forms) choice.timings.emplace_back(form, time_ms(form));
+  choice.form = std::min_element(choice.timings.begin(), choice.timings.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; })
+                    ->first;
+  return choice;
 }
 
 torch::Tensor AntialiasedResize::operator()(const torch::Tensor& x) const {
