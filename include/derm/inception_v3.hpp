@@ -96,7 +96,7 @@ struct LearnedResizerImpl : torch::nn::Module {
   explicit LearnedResizerImpl(const StemOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
   // The skip path alone: the antialiased bilinear resize the stem starts from
-  // (on a GPU by the faster of its two forms, derm/antialiased_resize.hpp).
+  // (on a GPU by the fastest of its forms, derm/antialiased_resize.hpp).
   torch::Tensor resize(const torch::Tensor& x) const { return resize_(x); }
   const AntialiasedResize& resizer() const { return resize_; }
 
