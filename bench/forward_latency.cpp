@@ -24,39 +24,22 @@
 // --no-cuda-graphs and --no-fold are what-if switches.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include "bench_timing.hpp"
 #include "derm/autocast.hpp"
 #include "derm/graphed_forward.hpp"
 #include "derm/model_io.hpp"
 #include "derm/tensor_image.hpp"
 
-namespace {
-
-void synchronize(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
-}
-
-// Nearest-rank percentile of sorted values.
-double percentile(const std::vector<double>& sorted, double p) {
-  const auto n = sorted.size();
-  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(n)));
-  return sorted[std::min(n - 1, rank == 0 ? 0 : rank - 1)];
-}
-
-double median(const std::vector<double>& sorted) {
-  const auto n = sorted.size();
-  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-}
-
-}  // namespace
+using derm::bench::median;
+using derm::bench::percentile;
+using derm::bench::synchronize;
 
 int main(int argc, char** argv) {
   CLI::App app{"Times batch-1 forward passes of a derm model (derm-classify's network call) on a device",

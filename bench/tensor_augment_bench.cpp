@@ -22,23 +22,20 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include "bench_timing.hpp"
 #include "derm/augment.hpp"
 #include "derm/tensor_augment.hpp"
 #include "derm/tensor_image.hpp"
 
+using derm::bench::synchronize;
+
 namespace {
 
-void synchronize(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
-}
-
-double median(std::vector<double> values) {
+double median_of(std::vector<double> values) {
   std::sort(values.begin(), values.end());
-  const auto n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+  return derm::bench::median(values);
 }
 
 }  // namespace
@@ -97,7 +94,7 @@ int main(int argc, char** argv) {
     }
     std::vector<double> both(augment_ms.size());
     std::transform(augment_ms.begin(), augment_ms.end(), normalize_ms.begin(), both.begin(), std::plus<>());
-    const double both_ms = median(both);
+    const double both_ms = median_of(both);
     const nlohmann::json out{{"tool", "derm_bench_tensor_augment"},
                              {"device", device.str()},
                              {"size", size},
@@ -105,8 +102,8 @@ int main(int argc, char** argv) {
                              {"batch", batch},
                              {"channels_last", channels_last},
                              {"iterations", iterations},
-                             {"augment_ms", median(augment_ms)},
-                             {"normalize_ms", median(normalize_ms)},
+                             {"augment_ms", median_of(augment_ms)},
+                             {"normalize_ms", median_of(normalize_ms)},
                              {"input_ms", both_ms},
                              {"images_per_second", batch / both_ms * 1e3},
                              {"threads", device.is_cuda() ? 0 : torch::get_num_threads()}};

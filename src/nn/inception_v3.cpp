@@ -1,6 +1,5 @@
 #include "derm/inception_v3.hpp"
 
-
 namespace derm {
 
 namespace F = torch::nn::functional;

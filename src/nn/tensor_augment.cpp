@@ -72,20 +72,22 @@ torch::Tensor TensorAugmenter::apply(const torch::Tensor& sources, const std::ve
   std::size_t most = 0;
   for (const auto& d : draws) most = std::max(most, d.cutouts.size());
   if (most == 0) return out.to(torch::kUInt8);
-  std::vector<std::vector<float>> bounds(4, std::vector<float>(static_cast<std::size_t>(n) * most, 0.0f));
+  // top, bottom, left, right of rectangle k of image i, in one transfer; empty slots stay 0 x 0
+  const std::size_t slots = static_cast<std::size_t>(n) * most;
+  std::vector<float> bounds(4 * slots, 0.0f);
   for (std::size_t i = 0; i < draws.size(); ++i) {
     for (std::size_t k = 0; k < draws[i].cutouts.size(); ++k) {
       const cv::Rect& r = draws[i].cutouts[k];
       const std::size_t slot = i * most + k;
-      bounds[0][slot] = static_cast<float>(r.y);
-      bounds[1][slot] = static_cast<float>(r.y + r.height);
-      bounds[2][slot] = static_cast<float>(r.x);
-      bounds[3][slot] = static_cast<float>(r.x + r.width);
+      bounds[slot] = static_cast<float>(r.y);
+      bounds[slots + slot] = static_cast<float>(r.y + r.height);
+      bounds[2 * slots + slot] = static_cast<float>(r.x);
+      bounds[3 * slots + slot] = static_cast<float>(r.x + r.width);
     }
   }
   const auto k_most = static_cast<int64_t>(most);
-  const auto top = to_device(bounds[0], {n, k_most, 1, 1}), bottom = to_device(bounds[1], {n, k_most, 1, 1});
-  const auto left = to_device(bounds[2], {n, k_most, 1, 1}), right = to_device(bounds[3], {n, k_most, 1, 1});
+  const auto box = to_device(bounds, {4, n, k_most, 1, 1});
+  const auto top = box[0], bottom = box[1], left = box[2], right = box[3];
   const auto pixels = torch::arange(size, options.device(device));
   const auto ys = pixels.view({1, 1, size, 1}), xs = pixels.view({1, 1, 1, size});
   torch::Tensor mask;  // N x 1 x S x S
