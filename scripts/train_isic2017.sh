@@ -16,12 +16,17 @@
 # 3. derm-eval on the test split: majority vote, mean probability and each
 #    member; thresholds fixed at 0.5 (eval-fixed/) and chosen by Youden's J on
 #    the validation split (eval-youden/).
+#    A run that trains only some members (MEMBER_IDS) has no ensemble to
+#    evaluate: it scores each of its members alone on the validation and the
+#    test split instead (eval-member-K-{val,test}/predictions.csv), which
+#    scripts/combine_isic2017_members.sh combines with other runs' members.
 #
 # Environment (defaults):
 #   DERM_DATA_DIR  data root holding isic2017/ [and ham10000-224/]   (../shared/data)
 #   DERM_BIN       folder with the built tools (derm-prep/derm-prep, ...)  (build/apps)
 #   HAM            1: add HAM10000 to training, 0: ISIC 2017 only    (1)
 #   MEMBERS        ensemble members                                  (5)
+#   MEMBER_IDS     the members this run trains, e.g. "3" or "1 2"    (1 .. MEMBERS)
 #   PARALLEL       members trained at once                           (1)
 #   EPOCHS         epochs per member (the schedule's length)         (40)
 #   TIME_LIMIT     minutes per derm-train process, 0 = none          (0)
@@ -34,7 +39,9 @@
 #   EVAL_CUDA_GRAPHS  0: derm-eval --no-cuda-graphs (CUDA only)      (1)
 #   WORKERS        decoding threads per process                      (2)
 #   TTA            test-time views for the evaluation: 1, 2, 4 or 8  (1)
-# Writes OUT_DIR/{manifest.csv,prep.json,ensemble/,eval-fixed/,eval-youden/,logs/}.
+# Writes OUT_DIR/{manifest.csv,prep.json,ensemble/,eval-fixed/,eval-youden/,logs/}
+# (eval-member-K-{val,test}/ in place of eval-fixed/ and eval-youden/ when the
+# run does not complete the ensemble).
 set -euo pipefail
 
 [[ $# -eq 1 ]] || { echo "usage: $0 OUT_DIR" >&2; exit 2; }
@@ -58,12 +65,23 @@ WORKERS=${WORKERS:-2}
 TTA=${TTA:-1}
 CUDA_GRAPHS=${CUDA_GRAPHS:-0}
 EVAL_CUDA_GRAPHS=${EVAL_CUDA_GRAPHS:-1}
+MEMBER_IDS=${MEMBER_IDS:-$(seq -s ' ' 1 "$MEMBERS")}
 
 [[ -d $DATA/isic2017 ]] || { echo "$0: $DATA/isic2017: no such folder (set DERM_DATA_DIR)" >&2; exit 1; }
 for tool in derm-prep derm-train derm-eval; do
   [[ -x $BIN/$tool/$tool ]] || { echo "$0: $BIN/$tool/$tool missing (build first or set DERM_BIN)" >&2; exit 1; }
 done
 ((PARALLEL >= 1 && MEMBERS >= 1)) || { echo "$0: PARALLEL and MEMBERS must be at least 1" >&2; exit 2; }
+read -r -a member_ids <<<"$MEMBER_IDS"
+((${#member_ids[@]} >= 1)) || { echo "$0: MEMBER_IDS is empty" >&2; exit 2; }
+for k in "${member_ids[@]}"; do
+  if [[ ! $k =~ ^[1-9][0-9]*$ ]] || ((k > MEMBERS)); then
+    echo "$0: MEMBER_IDS: '$k' is not a member of 1..$MEMBERS" >&2
+    exit 2
+  fi
+  [[ $(printf '%s\n' "${member_ids[@]}" | grep -cx "$k") == 1 ]] ||
+    { echo "$0: MEMBER_IDS: member $k is named twice" >&2; exit 2; }
+done
 mkdir -p "$OUT/logs"
 log() { printf '[train_isic2017 %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -80,12 +98,12 @@ train_args=(--manifest "$OUT/manifest.csv" --input-size "$SIZE" --backbone-size 
             --device "$DEVICE" --workers "$WORKERS" --quiet)
 if [[ -n $INIT ]]; then train_args+=(--init "$INIT"); fi
 if [[ $CUDA_GRAPHS == 1 ]]; then train_args+=(--cuda-graphs); fi
-log "derm-train: $MEMBERS member(s), $PARALLEL at a time"
+log "derm-train: member(s) ${member_ids[*]} of $MEMBERS, $PARALLEL at a time"
 # Member k is the same network whichever process trains it; the process that
 # completes the set writes ensemble.json.
 pids=()
 failed=0
-for ((k = 1; k <= MEMBERS; ++k)); do
+for k in "${member_ids[@]}"; do
   "$BIN/derm-train/derm-train" "${train_args[@]}" --ensemble "$MEMBERS" --members "$k" --out "$OUT/ensemble" \
     2>"$OUT/logs/train-member-$k.log" &
   pids+=($!)
@@ -97,12 +115,26 @@ done
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 ((failed == 0)) || { echo "$0: a derm-train process failed (logs in $OUT/logs)" >&2; exit 1; }
 
-eval_args=()
+eval_args=(--manifest "$OUT/manifest.csv" --tta "$TTA" --device "$DEVICE" --workers "$WORKERS" --quiet)
 if [[ $EVAL_CUDA_GRAPHS == 0 ]]; then eval_args+=(--no-cuda-graphs); fi
+if [[ ! -f $OUT/ensemble/ensemble.json ]]; then
+  log "members ${member_ids[*]} of $MEMBERS: each scored alone on val and test (no ensemble here to evaluate)"
+  pids=()
+  for k in "${member_ids[@]}"; do
+    for split in val test; do
+      "$BIN/derm-eval/derm-eval" --model "$OUT/ensemble/member-$k.safetensors" --split "$split" --bootstrap 0 \
+        --out "$OUT/eval-member-$k-$split" "${eval_args[@]}" 2>"$OUT/logs/eval-member-$k-$split.log" &
+      pids+=($!)
+    done
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  ((failed == 0)) || { echo "$0: a derm-eval process failed (logs in $OUT/logs)" >&2; exit 1; }
+  log "done: $OUT/eval-member-*-{val,test}/predictions.csv (combine with scripts/combine_isic2017_members.sh)"
+  exit 0
+fi
 for policy in fixed youden; do
   log "derm-eval on the test split, thresholds: $policy"
-  "$BIN/derm-eval/derm-eval" --model "$OUT/ensemble" --manifest "$OUT/manifest.csv" --split test \
-    --threshold-policy "$policy" --val-split val --tta "$TTA" --device "$DEVICE" --workers "$WORKERS" \
-    --out "$OUT/eval-$policy" --quiet "${eval_args[@]}"
+  "$BIN/derm-eval/derm-eval" --model "$OUT/ensemble" --split test --threshold-policy "$policy" --val-split val \
+    --out "$OUT/eval-$policy" "${eval_args[@]}"
 done
 log "done: $OUT/eval-fixed/report.json, $OUT/eval-youden/report.json"

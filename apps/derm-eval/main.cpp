@@ -10,8 +10,6 @@ namespace {
 
 struct CommandLine {
   derm::EvalRequest request;
-  std::string predictions;
-  std::string val_predictions;
   std::string manifest;
   std::string ground_truth;
   std::string policy = "fixed";
@@ -34,7 +32,10 @@ int main(int argc, char** argv) {
   app.add_option("-m,--model", r.classifier.models, "Model file or ensemble folder (repeatable)")
       ->allow_extra_args(false)
       ->group("Input");
-  app.add_option("--predictions", cl.predictions, "Score this predictions CSV instead of running a model")
+  app.add_option("--predictions", r.predictions_csvs,
+                 "Score this predictions CSV instead of running a model; repeated: one member's each, combined\n"
+                 "into an ensemble (e.g. members evaluated apart)")
+      ->allow_extra_args(false)
       ->group("Input");
   app.add_option("--manifest", cl.manifest, "Manifest with the images and labels")->group("Input");
   app.add_option("--split", r.split, "Split to evaluate")->capture_default_str()->group("Input");
@@ -53,7 +54,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.0, 1.0))->group("Decision");
   app.add_option("--val-split", r.val_split, "Split the thresholds are chosen on")->capture_default_str()
       ->group("Decision");
-  app.add_option("--val-predictions", cl.val_predictions, "Validation predictions CSV (with --predictions)")
+  app.add_option("--val-predictions", r.val_predictions_csvs,
+                 "Validation predictions CSV (with --predictions; one per member, in the same order)")
+      ->allow_extra_args(false)
       ->group("Decision");
   app.add_option("--positive", r.evaluation.positive_classes,
                  "Positive classes (default: all but the last, e.g. melanoma seborrheic_keratosis)")
@@ -76,8 +79,6 @@ int main(int argc, char** argv) {
 
   return derm::cli::run_tool(app, argc, argv, [&] {
     derm::configure_logging(r.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
-    if (!cl.predictions.empty()) r.predictions_csv = cl.predictions;
-    if (!cl.val_predictions.empty()) r.val_predictions_csv = cl.val_predictions;
     if (!cl.manifest.empty()) r.manifest = cl.manifest;
     if (!cl.ground_truth.empty()) r.isic2017_ground_truth = cl.ground_truth;
     r.thresholds.policy = derm::parse_threshold_policy(cl.policy);

@@ -12,8 +12,10 @@
 #      with derm-train --cuda-graphs and derm-eval's CUDA graphs only when
 #      their tests in 1 passed;
 #   4. everything packed into $OUT (the tool brings back at most 8 files): session.log,
-#      gpu_tests.xml, run_all.sh's gpu_* files and isic2017_run.tar.gz (no
-#      weights: too big to come back).
+#      gpu_tests.xml, run_all.sh's gpu_* files, isic2017_run.tar.gz (no fp32
+#      weights: 87 MB each; the float16 copies' sha256 sums), and the float16
+#      weights of as many members as fit, in parts (return_member_weights.sh,
+#      which also brings back the others in follow-up calls).
 #
 # Before the call, on the CPU machine (both paths are git-ignored):
 #   ../shared/device/make-kit.sh                                  # .devkit.tar.xz
@@ -22,9 +24,13 @@
 # [".devkit.tar.xz", ".gpudata"], timeout_s 590 (see bench/gpu/README.md).
 #
 # Environment: DERM_SESSION_SECONDS (570) is the budget of the whole script;
-# MEMBERS (5), PARALLEL (5), SIZE (224), EPOCHS (60, the longest schedule; the
+# MEMBERS (5), MEMBER_IDS (all: 1 .. MEMBERS; a session that trains some of
+# them, e.g. "3", leaves their combination with other sessions' members to
+# scripts/combine_isic2017_members.sh), PARALLEL (as many as MEMBER_IDS names,
+# at most 5), SIZE (224), EPOCHS (60, the longest schedule; the
 # time limit shortens it) and TTA (8: the evaluations average the 8 symmetries
-# of the square, fixed before any run used it) go to train_isic2017.sh. A smoke test of the plumbing
+# of the square, fixed before any run used it) go to train_isic2017.sh.
+# DERM_SESSION_WEIGHTS=0 returns no weights. A smoke test of the plumbing
 # on a CPU machine: DERM_SESSION_DEVICE=cpu DERM_SESSION_BUILD=build (an
 # existing build folder) with small SIZE, MEMBERS and PARALLEL. DERM_SESSION_BENCH=0
 # skips step 2; DERM_SESSION_RESERVE (80) is the seconds kept for what follows
@@ -102,16 +108,40 @@ else
   log "ISIC 2017 ensemble: ${minutes} min of training per member process" \
     "(CUDA_GRAPHS=$TRAIN_GRAPHS EVAL_CUDA_GRAPHS=$EVAL_GRAPHS)"
   rm -rf "$ISIC"
+  MEMBERS=${MEMBERS:-5}
+  MEMBER_IDS=${MEMBER_IDS:-$(seq -s ' ' 1 "$MEMBERS")}
+  read -r -a ids <<<"$MEMBER_IDS"
   DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE \
-    CUDA_GRAPHS=$TRAIN_GRAPHS EVAL_CUDA_GRAPHS=$EVAL_GRAPHS \
-    MEMBERS=${MEMBERS:-5} PARALLEL=${PARALLEL:-5} SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} TIME_LIMIT=$minutes WORKERS=3 \
+    CUDA_GRAPHS=$TRAIN_GRAPHS EVAL_CUDA_GRAPHS=$EVAL_GRAPHS MEMBERS=$MEMBERS MEMBER_IDS=$MEMBER_IDS \
+    PARALLEL=${PARALLEL:-$((${#ids[@]} < 5 ? ${#ids[@]} : 5))} SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} \
+    TIME_LIMIT=$minutes WORKERS=3 \
     TTA=${TTA:-8} \
     timeout $(($(left) - 10)) bash scripts/train_isic2017.sh "$ISIC" 2>&1 | tee -a "$SESSION_LOG" >&2
   log "ISIC 2017 run ended (exit ${PIPESTATUS[0]})"
 fi
 
 # ---- 4. pack ----------------------------------------------------------------
+trained=()
+if [[ -d $ISIC/ensemble && ${DERM_SESSION_WEIGHTS:-1} == 1 ]]; then
+  mkdir -p "$ISIC/weights"
+  for model in "$ISIC"/ensemble/member-*.safetensors; do
+    [[ -f $model ]] || continue
+    k=${model##*/member-}
+    k=${k%.safetensors}
+    half=$ISIC/weights/member-$k.f16.safetensors
+    if "$BUILD/apps/derm-model/derm-model" convert "$model" "$half" --dtype float16 2>>"$SESSION_LOG"; then
+      (cd "$ISIC/weights" && sha256sum "member-$k.f16.safetensors" >"member-$k.f16.safetensors.sha256")
+      trained+=("$k")
+    else
+      log "member $k: derm-model convert failed"
+    fi
+  done
+fi
 if [[ -d $ISIC ]]; then
   tar czf "$PACK/isic2017_run.tar.gz" -C "$ISIC" --exclude='*.safetensors' --exclude='*.checkpoint' . 2>/dev/null
+fi
+if ((${#trained[@]})); then
+  log "float16 weights of member(s) ${trained[*]} into $PACK (those that fit; the others: see below)"
+  OUT=$PACK bash "$ROOT/bench/gpu/return_member_weights.sh" "$ISIC" "${trained[@]}" 2>&1 | tee -a "$SESSION_LOG" >&2
 fi
 log "finished; files in $PACK: $(cd "$PACK" && ls | tr '\n' ' ')"

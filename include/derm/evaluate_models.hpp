@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -13,10 +14,12 @@
 namespace derm {
 
 struct EvalRequest {
-  // Either models (classifier.models) or an existing predictions CSV.
+  // Either models (classifier.models) or existing predictions CSVs, one per
+  // member (read_member_predictions_csvs).
   ClassifierOptions classifier;
-  std::optional<std::filesystem::path> predictions_csv;
-  std::optional<std::filesystem::path> val_predictions_csv;  // thresholds for a scored CSV
+  std::vector<std::filesystem::path> predictions_csvs;
+  // Thresholds for scored CSVs: the same members' validation predictions, in the same order.
+  std::vector<std::filesystem::path> val_predictions_csvs;
 
   // Ground truth: a manifest split, or an ISIC 2017 Part 3 ground-truth CSV.
   std::optional<std::filesystem::path> manifest;

@@ -57,7 +57,11 @@ struct Model {
 
 // A freshly initialised network for the metadata (torchvision's initialisation).
 Model create_model(const ModelMetadata& metadata);
-void save_model(const std::filesystem::path& path, Model& model);
+// Floating-point tensors are stored as `storage`: float32, or float16 for half
+// the bytes (load_model reads either into float32; e.g. to carry trained members
+// where size is limited). derm::Error naming the tensor when a value does not fit
+// float16's range, or for another storage type.
+void save_model(const std::filesystem::path& path, Model& model, torch::ScalarType storage = torch::kFloat32);
 // Reads the metadata, builds the network and loads the weights strictly; the
 // network is in eval mode on `device`.
 Model load_model(const std::filesystem::path& path, const torch::Device& device = torch::kCPU);

@@ -32,6 +32,14 @@ void write_predictions_csv(const std::filesystem::path& path, const Predictions&
 // duplicate ids, no rows.
 Predictions read_predictions_csv(const std::filesystem::path& path, const std::vector<std::string>& classes);
 
+// An ensemble from its members' predictions CSVs, one member per file (as
+// derm-eval writes for a single model), rows in the first file's order: the
+// way to combine members evaluated apart (e.g. trained in different sessions).
+// The rest class of each member is 1 - the others, as in read_predictions_csv.
+// derm::Error naming the file whose image ids differ from the first file's.
+Predictions read_member_predictions_csvs(const std::vector<std::filesystem::path>& paths,
+                                         const std::vector<std::string>& classes);
+
 struct GroundTruth {
   std::vector<std::string> classes;  // last = negative (rest) class
   std::vector<std::string> ids;

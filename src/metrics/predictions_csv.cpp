@@ -124,6 +124,30 @@ Predictions read_predictions_csv(const fs::path& path, const std::vector<std::st
   return predictions;
 }
 
+Predictions read_member_predictions_csvs(const std::vector<fs::path>& paths, const std::vector<std::string>& classes) {
+  if (paths.empty()) throw Error("no predictions CSV given");
+  Predictions ensemble = read_predictions_csv(paths.front(), classes);
+  std::unordered_map<std::string, std::size_t> row_of;
+  for (std::size_t i = 0; i < ensemble.ids.size(); ++i) row_of[ensemble.ids[i]] = i;
+  for (std::size_t m = 1; m < paths.size(); ++m) {
+    Predictions member = read_predictions_csv(paths[m], classes);
+    std::vector<std::string> unknown;
+    for (const std::string& id : member.ids) {
+      if (!row_of.count(id)) unknown.push_back(id);
+    }
+    if (!unknown.empty() || member.ids.size() != ensemble.ids.size()) {
+      throw Error(paths[m].string() + ": its " + std::to_string(member.ids.size()) + " image ids are not those of " +
+                  paths.front().string() + " (" + std::to_string(ensemble.ids.size()) + ")" +
+                  (unknown.empty() ? "" : "; not there: " + first_few(unknown)));
+    }
+    auto& rows = ensemble.member_probabilities.emplace_back(ensemble.ids.size());
+    for (std::size_t i = 0; i < member.ids.size(); ++i) {
+      rows[row_of.at(member.ids[i])] = std::move(member.member_probabilities[0][i]);
+    }
+  }
+  return ensemble;
+}
+
 GroundTruth read_isic2017_ground_truth(const fs::path& path) {
   const auto lines = read_lines(path);
   const std::string expected = "image_id,melanoma,seborrheic_keratosis";

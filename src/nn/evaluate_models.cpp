@@ -22,8 +22,14 @@ GroundTruth ground_truth_for(const EvalRequest& r, const Manifest* manifest, con
 
 void check_request(const EvalRequest& r) {
   const bool models = !r.classifier.models.empty();
-  if (models == r.predictions_csv.has_value()) {
-    throw Error("give either --model (to run networks) or --predictions (to score a CSV), not both or neither");
+  const bool csvs = !r.predictions_csvs.empty();
+  if (models == csvs) {
+    throw Error("give either --model (to run networks) or --predictions (to score CSVs), not both or neither");
+  }
+  if (!r.val_predictions_csvs.empty() && r.val_predictions_csvs.size() != r.predictions_csvs.size()) {
+    throw Error("--val-predictions: " + std::to_string(r.val_predictions_csvs.size()) + " file(s) for " +
+                std::to_string(r.predictions_csvs.size()) +
+                " --predictions file(s); give one per member, in the same order");
   }
   if (r.manifest.has_value() == r.isic2017_ground_truth.has_value()) {
     throw Error("give the ground truth as either --manifest (with --split) or --ground-truth");
@@ -34,11 +40,11 @@ void check_request(const EvalRequest& r) {
     if (models && r.val_split == r.split) {
       throw Error("--val-split '" + r.val_split + "' is the evaluated split: thresholds must come from other data");
     }
-    if (!models && !r.val_predictions_csv) {
+    if (csvs && r.val_predictions_csvs.empty()) {
       throw Error("--threshold-policy " + threshold_policy_name(r.thresholds.policy) +
                   " on a predictions CSV needs --val-predictions and a manifest with the validation split");
     }
-    if (!models && !r.manifest) throw Error("--val-predictions needs --manifest for the validation labels");
+    if (csvs && !r.manifest) throw Error("--val-predictions needs --manifest for the validation labels");
   }
 }
 
@@ -53,11 +59,11 @@ json run_evaluation(const EvalRequest& r) {
 
   EvaluationOptions options = r.evaluation;
   Predictions predictions;
-  if (r.predictions_csv) {
-    predictions = read_predictions_csv(*r.predictions_csv, truth.classes);
+  if (!r.predictions_csvs.empty()) {
+    predictions = read_member_predictions_csvs(r.predictions_csvs, truth.classes);
     if (r.thresholds.policy != ThresholdPolicy::fixed) {
       const GroundTruth val_truth = ground_truth_from_manifest(*manifest, r.val_split);
-      const Predictions val = read_predictions_csv(*r.val_predictions_csv, val_truth.classes);
+      const Predictions val = read_member_predictions_csvs(r.val_predictions_csvs, val_truth.classes);
       options.thresholds =
           choose_thresholds(val, match_labels(val, val_truth), r.thresholds, options.positive_classes);
     }
@@ -77,8 +83,15 @@ json run_evaluation(const EvalRequest& r) {
   }
   if (r.thresholds.policy == ThresholdPolicy::fixed) options.fixed_threshold = r.thresholds.fixed_threshold;
   json report = write_evaluation_outputs(r.out_dir, predictions, match_labels(predictions, truth), options);
-  json source = r.predictions_csv ? json{{"predictions_csv", r.predictions_csv->string()}}
-                                  : json{{"models", json(r.classifier.models.size())}, {"tta_views", r.tta_views}};
+  const auto file_names = [](const std::vector<fs::path>& paths) {
+    json names = json::array();
+    for (const auto& path : paths) names.push_back(path.string());
+    return names;
+  };
+  json source = r.predictions_csvs.empty()
+                    ? json{{"models", json(r.classifier.models.size())}, {"tta_views", r.tta_views}}
+                    : json{{"predictions_csvs", file_names(r.predictions_csvs)}};
+  if (!r.val_predictions_csvs.empty()) source["val_predictions_csvs"] = file_names(r.val_predictions_csvs);
   source["split"] = r.split;
   if (r.manifest) source["manifest"] = r.manifest->string();
   if (r.isic2017_ground_truth) source["ground_truth"] = r.isic2017_ground_truth->string();

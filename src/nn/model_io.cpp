@@ -123,8 +123,23 @@ Model create_model(const ModelMetadata& metadata) {
   return Model{metadata, InceptionV3(inception_options(metadata.architecture))};
 }
 
-void save_model(const fs::path& path, Model& model) {
-  write_safetensors(path, state_dict(*model.network), {{kMetadataKey, to_json(model.metadata).dump()}});
+void save_model(const fs::path& path, Model& model, torch::ScalarType storage) {
+  if (storage != torch::kFloat32 && storage != torch::kFloat16) {
+    throw Error(path.string() + ": model weights are stored as float32 or float16, not " + c10::toString(storage));
+  }
+  NamedTensors tensors = state_dict(*model.network);
+  if (storage != torch::kFloat32) {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : tensors) {
+      if (!tensor.is_floating_point()) continue;
+      tensor = tensor.to(storage);
+      if (!tensor.isfinite().all().item<bool>()) {
+        throw Error(path.string() + ": tensor '" + name + "' has values outside " + c10::toString(storage) +
+                    "'s range");
+      }
+    }
+  }
+  write_safetensors(path, tensors, {{kMetadataKey, to_json(model.metadata).dump()}});
 }
 
 namespace {

@@ -1,5 +1,6 @@
 // derm-eval through its command line: scoring another system's predictions CSV
-// against a manifest (values checked by hand), and refused requests.
+// against a manifest (values checked by hand), combining members' CSVs, and
+// refused requests.
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -76,11 +77,60 @@ TEST(EvalCli, ThresholdsChosenOnValidationAreAppliedToTheEvaluatedSplit) {
   EXPECT_DOUBLE_EQ(melanoma["sensitivity"].get<double>(), 0.5);
 }
 
+// Members evaluated apart (each model's predictions.csv, on the validation and
+// the evaluated split) and combined by repeated --predictions / --val-predictions
+// give the report of the ensemble of their models, Youden thresholds included.
+TEST(EvalCli, MembersScoredApartCombineIntoTheEnsembleOfTheirModels) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 8);
+  std::vector<fs::path> models;
+  std::string model_args, csv_args, out, err;
+  for (int m = 0; m < 3; ++m) {
+    models.push_back(write_small_model(dir / ("m" + std::to_string(m) + ".safetensors"), {"melanoma", "nevus"}));
+    model_args += " --model " + quoted(models.back());
+    for (const std::string split : {"train", "val"}) {
+      const fs::path member_out = dir / ("member" + std::to_string(m) + "-" + split);
+      ASSERT_EQ(eval("--model " + quoted(models.back()) + " --manifest " + quoted(manifest) + " --split " + split +
+                         " --out " + quoted(member_out) + " --bootstrap 0 --device cpu",
+                     &out, &err),
+                0)
+          << err;
+      csv_args +=
+          (split == "train" ? " --predictions " : " --val-predictions ") + quoted(member_out / "predictions.csv");
+    }
+  }
+  const std::string common = " --manifest " + quoted(manifest) +
+                             " --split train --val-split val --threshold-policy youden --bootstrap 0 --json";
+  ASSERT_EQ(eval(model_args + common + " --device cpu --out " + quoted(dir / "models"), &out, &err), 0) << err;
+  const json by_models = json::parse(out);
+  ASSERT_EQ(eval(csv_args + common + " --out " + quoted(dir / "csvs"), &out, &err), 0) << err;
+  const json by_csvs = json::parse(out);
+
+  ASSERT_EQ(by_csvs["members"].get<int>(), 3);
+  ASSERT_EQ(by_csvs["member_reports"].size(), 3u);
+  std::vector<std::pair<json, json>> decisions{
+      {by_models["decisions"]["majority_vote"], by_csvs["decisions"]["majority_vote"]},
+      {by_models["decisions"]["mean_probability"], by_csvs["decisions"]["mean_probability"]}};
+  for (int m = 0; m < 3; ++m) decisions.emplace_back(by_models["member_reports"][m], by_csvs["member_reports"][m]);
+  for (const auto& [expected, combined] : decisions) {
+    const json& a = expected["one_vs_rest"]["melanoma"];
+    const json& b = combined["one_vs_rest"]["melanoma"];
+    const std::string name = expected["decision"].get<std::string>();
+    EXPECT_EQ(combined["decision"], expected["decision"]);
+    EXPECT_NEAR(b["auc"].get<double>(), a["auc"].get<double>(), 1e-9) << name;
+    EXPECT_NEAR(b["threshold"].get<double>(), a["threshold"].get<double>(), 1e-6) << name;
+    for (const char* count : {"tp", "fp", "tn", "fn"}) EXPECT_EQ(b[count], a[count]) << name << " " << count;
+    EXPECT_EQ(combined["confusion_matrix"], expected["confusion_matrix"]) << name;
+  }
+  EXPECT_EQ(by_csvs["source"]["predictions_csvs"].size(), 3u);
+}
+
 TEST(EvalCli, ImpossibleRequestsAreOneLineErrors) {
   TempDir dir;
   const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
   const fs::path model = write_small_model(dir / "m.safetensors", {"melanoma", "nevus"});
   write_predictions(dir / "p.csv", {{"syn_0_1", 0.9}, {"syn_0_3", 0.4}, {"syn_1_1", 0.6}});
+  write_predictions(dir / "q.csv", {{"syn_0_1", 0.9}, {"syn_0_3", 0.4}, {"syn_1_2", 0.6}});
   const std::vector<std::pair<std::string, std::string>> cases{
       {"--model " + quoted(model) + " --predictions " + quoted(dir / "p.csv") + " --manifest " + quoted(manifest),
        "either --model"},
@@ -92,6 +142,12 @@ TEST(EvalCli, ImpossibleRequestsAreOneLineErrors) {
       {"--predictions " + quoted(dir / "p.csv") + " --manifest " + quoted(manifest) + " --split nosuch", "nosuch"},
       {"--predictions " + quoted(dir / "p.csv") + " --manifest " + quoted(manifest) + " --threshold-policy guess",
        "guess"},
+      {"--predictions " + quoted(dir / "p.csv") + " --predictions " + quoted(dir / "p.csv") + " --val-predictions " +
+           quoted(dir / "p.csv") + " --manifest " + quoted(manifest) + " --threshold-policy youden",
+       "one per member"},
+      {"--predictions " + quoted(dir / "p.csv") + " --predictions " + quoted(dir / "q.csv") + " --manifest " +
+           quoted(manifest) + " --split val",
+       "q.csv"},
   };
   for (const auto& [args, expected] : cases) {
     std::string out, err;

@@ -64,6 +64,28 @@ TEST(PredictionsCsv, EnsembleIsWrittenAsItsMeanProbability) {
   EXPECT_EQ(read_file(dir / "p.csv").substr(0, 18), "image_id,melanoma\n");
 }
 
+TEST(PredictionsCsv, MembersFromTheirOwnFilesAreAlignedOnTheFirstFilesRows) {
+  testing::TempDir dir;
+  write_text(dir / "m1.csv", "image_id,melanoma,seborrheic_keratosis\na,0.5,0.25\nb,0.125,0.75\n");
+  write_text(dir / "m2.csv", "image_id,melanoma,seborrheic_keratosis\nb,0.0625,0.5\na,0.875,0\n");
+  const Predictions ensemble = read_member_predictions_csvs({dir / "m1.csv", dir / "m2.csv"}, kIsicClasses);
+  EXPECT_EQ(ensemble.ids, (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(ensemble.members(), 2u);
+  EXPECT_EQ(ensemble.member_probabilities[1][0], (std::vector<float>{0.875f, 0.0f, 0.125f}));
+  EXPECT_EQ(ensemble.member_probabilities[1][1], (std::vector<float>{0.0625f, 0.5f, 0.4375f}));
+  EXPECT_EQ(ensemble.member_probabilities[0][1], (std::vector<float>{0.125f, 0.75f, 0.125f}));
+
+  write_text(dir / "other.csv", "image_id,melanoma,seborrheic_keratosis\na,0.5,0.25\nc,0.125,0.75\n");
+  const std::string other =
+      error_of([&] { read_member_predictions_csvs({dir / "m1.csv", dir / "other.csv"}, kIsicClasses); });
+  EXPECT_NE(other.find("other.csv"), std::string::npos) << other;
+  EXPECT_NE(other.find("not there: c"), std::string::npos) << other;
+  write_text(dir / "fewer.csv", "image_id,melanoma,seborrheic_keratosis\na,0.5,0.25\n");
+  const std::string fewer =
+      error_of([&] { read_member_predictions_csvs({dir / "m1.csv", dir / "fewer.csv"}, kIsicClasses); });
+  EXPECT_NE(fewer.find("fewer.csv: its 1 image ids"), std::string::npos) << fewer;
+}
+
 TEST(PredictionsCsv, ReadsIdProbabilityForABinaryTask) {
   testing::TempDir dir;
   write_text(dir / "p.csv", "id,probability\r\na,0.8\r\nb,0.25\r\n");

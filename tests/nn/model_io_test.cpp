@@ -59,6 +59,54 @@ TEST(ModelFile, RoundTripKeepsWeightsMetadataAndOutputs) {
   EXPECT_TRUE(torch::equal(model.network->forward(x), loaded.network->forward(x)));
 }
 
+TEST(ModelFile, Float16StorageHalvesTheFileAndLoadsAsTheRoundedFloat32Weights) {
+  testing::TempDir dir;
+  torch::manual_seed(4);
+  Model model = create_model(small_metadata());
+  model.network->eval();
+  save_model(dir / "full.safetensors", model);
+  save_model(dir / "half.safetensors", model, torch::kFloat16);
+  const double ratio = static_cast<double>(fs::file_size(dir / "half.safetensors")) /
+                       static_cast<double>(fs::file_size(dir / "full.safetensors"));
+  EXPECT_GT(ratio, 0.49);
+  EXPECT_LT(ratio, 0.51);
+
+  const auto stored = read_safetensors(dir / "half.safetensors").tensors;
+  EXPECT_EQ(stored.at("Conv2d_1a_3x3.conv.weight").scalar_type(), torch::kFloat16);
+  EXPECT_EQ(stored.at("Conv2d_1a_3x3.bn.num_batches_tracked").scalar_type(), torch::kInt64);
+  Model loaded = load_model(dir / "half.safetensors");
+  for (const auto& [name, tensor] : state_dict(*loaded.network)) {
+    if (tensor.is_floating_point()) ASSERT_EQ(tensor.scalar_type(), torch::kFloat32) << name;
+  }
+  const auto original = state_dict(*model.network);
+  const auto rounded = state_dict(*loaded.network);
+  for (std::size_t k = 0; k < original.size(); ++k) {
+    const auto& [name, tensor] = original[k];
+    const auto expected = tensor.is_floating_point() ? tensor.to(torch::kFloat16).to(torch::kFloat32) : tensor;
+    EXPECT_TRUE(torch::equal(rounded[k].second, expected)) << name;
+  }
+  // The rounding is real.
+  EXPECT_FALSE(torch::equal(original.front().second, rounded.front().second));
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 75, 75});
+  const auto p = torch::softmax(model.network->forward(x), 1);
+  const auto q = torch::softmax(loaded.network->forward(x), 1);
+  EXPECT_LT((p - q).abs().max().item<float>(), 1e-2);
+}
+
+TEST(ModelFile, Float16StorageRefusesValuesOutsideItsRange) {
+  testing::TempDir dir;
+  Model model = create_model(small_metadata());
+  {
+    torch::NoGradGuard no_grad;
+    model.network->Conv2d_2a_3x3->bn->running_var.fill_(1e6);
+  }
+  const std::string message = error_of([&] { save_model(dir / "half.safetensors", model, torch::kFloat16); });
+  EXPECT_NE(message.find("'Conv2d_2a_3x3.bn.running_var'"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(dir / "half.safetensors"));
+  EXPECT_THROW(save_model(dir / "b.safetensors", model, torch::kBFloat16), Error);
+}
+
 TEST(ModelFile, TruncatedAndForeignFilesAreClearErrors) {
   testing::TempDir dir;
   Model model = create_model(small_metadata());

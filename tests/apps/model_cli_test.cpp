@@ -1,0 +1,74 @@
+// derm-model through its command line: float16 conversion (half the bytes, the
+// same classifications up to rounding) and refused requests.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_support.hpp"
+#include "tool_fixtures.hpp"
+
+namespace derm::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int model_tool(const std::string& args, std::string* out, std::string* err) {
+  return run_command(quoted(tool_path("derm-model")) + " " + args, out, err);
+}
+
+// derm-classify's mean probabilities of one image, by class.
+json classify_json(const fs::path& model, const fs::path& image) {
+  std::string out, err;
+  EXPECT_EQ(run_command(quoted(tool_path("derm-classify")) + " --device cpu --threads 1 --json --model " +
+                            quoted(model) + " " + quoted(image),
+                        &out, &err),
+            0)
+      << err;
+  return json::parse(out)["images"][0]["mean_probability"]["probabilities"];
+}
+
+TEST(ModelCli, ConvertsToFloat16WithHalfTheBytesAndTheSameAnswers) {
+  TempDir dir;
+  const fs::path full = write_small_model(dir / "full.safetensors", {"melanoma", "seborrheic_keratosis", "nevus"});
+  std::string out, err;
+  ASSERT_EQ(model_tool("convert " + quoted(full) + " " + quoted(dir / "half.safetensors"), &out, &err), 0) << err;
+  EXPECT_NE(err.find("float16 weights"), std::string::npos) << err;
+  const double ratio = static_cast<double>(fs::file_size(dir / "half.safetensors")) /
+                       static_cast<double>(fs::file_size(full));
+  EXPECT_NEAR(ratio, 0.5, 0.01);
+
+  ASSERT_EQ(model_tool("info " + quoted(dir / "half.safetensors"), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out)["provenance"]["weights_stored_as"], "float16");
+
+  const fs::path image = write_rgb(dir / "lesion.png", synthetic_lesion(120, 90, 11));
+  const json a = classify_json(full, image);
+  const json b = classify_json(dir / "half.safetensors", image);
+  ASSERT_EQ(a.size(), 3u);
+  for (const auto& [name, p] : a.items()) EXPECT_NEAR(b[name].get<double>(), p.get<double>(), 1e-2) << name;
+
+  // Back to float32: the float16 values, widened.
+  ASSERT_EQ(model_tool("convert " + quoted(dir / "half.safetensors") + " " + quoted(dir / "back.safetensors") +
+                           " --dtype float32",
+                       &out, &err),
+            0)
+      << err;
+  EXPECT_NEAR(static_cast<double>(fs::file_size(dir / "back.safetensors")) / static_cast<double>(fs::file_size(full)),
+              1.0, 1e-3);
+}
+
+TEST(ModelCli, ConvertRefusesAMissingModelAndAnUnknownType) {
+  TempDir dir;
+  const fs::path full = write_small_model(dir / "full.safetensors", {"melanoma", "nevus"});
+  std::string out, err;
+  EXPECT_NE(model_tool("convert " + quoted(dir / "none.safetensors") + " " + quoted(dir / "x.safetensors"), &out, &err),
+            0);
+  EXPECT_NE(err.find("none.safetensors"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
+  EXPECT_NE(model_tool("convert " + quoted(full) + " " + quoted(dir / "x.safetensors") + " --dtype int8", &out, &err),
+            0);
+  EXPECT_NE(err.find("--dtype"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
+}
+
+}  // namespace
+}  // namespace derm::testing
