@@ -23,18 +23,20 @@
 # The call: command "bash bench/gpu/device_session.sh", carry
 # [".devkit.tar.xz", ".gpudata"], timeout_s 590 (see bench/gpu/README.md).
 #
-# Environment: DERM_SESSION_SECONDS (570) is the budget of the whole script;
-# MEMBERS (5), MEMBER_IDS (all: 1 .. MEMBERS; a session that trains some of
-# them, e.g. "3", leaves their combination with other sessions' members to
-# scripts/combine_isic2017_members.sh), PARALLEL (as many as MEMBER_IDS names,
-# at most 5), SIZE (224), EPOCHS (60, the longest schedule; the
-# time limit shortens it) and TTA (8: the evaluations average the 8 symmetries
-# of the square, fixed before any run used it) go to train_isic2017.sh.
-# DERM_SESSION_WEIGHTS=0 returns no weights. A smoke test of the plumbing
-# on a CPU machine: DERM_SESSION_DEVICE=cpu DERM_SESSION_BUILD=build (an
-# existing build folder) with small SIZE, MEMBERS and PARALLEL. DERM_SESSION_BENCH=0
-# skips step 2; DERM_SESSION_RESERVE (80) is the seconds kept for what follows
-# training (derm-prep and loading the images before it, the evaluations after).
+# Environment: DERM_SESSION_SECONDS (570) is the budget of the whole script.
+# To train_isic2017.sh: MEMBERS (5); MEMBER_IDS (all: 1 .. MEMBERS; a session
+# that trains some of them, e.g. "3", leaves their combination with other
+# sessions' members to scripts/combine_isic2017_members.sh); PARALLEL (as many
+# as MEMBER_IDS names, at most 5); SIZE (224); EPOCHS (300: more than a session
+# can train, one member alone included; the time limit shortens the schedule
+# to what fits); TTA (8: the evaluations average the 8 symmetries of the
+# square, fixed before any run used it).
+# DERM_SESSION_BENCH=0 skips step 2; DERM_SESSION_RESERVE (80) is the seconds
+# kept for what follows training (derm-prep and loading the images before it,
+# the evaluations after); DERM_SESSION_WEIGHTS=0 returns no weights.
+# A smoke test of the plumbing on a CPU machine: DERM_SESSION_DEVICE=cpu
+# DERM_SESSION_BUILD=build (an existing build folder) with small SIZE, MEMBERS
+# and PARALLEL (bench/gpu/README.md).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -113,7 +115,7 @@ else
   read -r -a ids <<<"$MEMBER_IDS"
   DERM_DATA_DIR=${DERM_SESSION_DATA:-$ROOT/.gpudata} DERM_BIN=$BUILD/apps DEVICE=$DEVICE \
     CUDA_GRAPHS=$TRAIN_GRAPHS EVAL_CUDA_GRAPHS=$EVAL_GRAPHS MEMBERS=$MEMBERS MEMBER_IDS=$MEMBER_IDS \
-    PARALLEL=${PARALLEL:-$((${#ids[@]} < 5 ? ${#ids[@]} : 5))} SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-60} \
+    PARALLEL=${PARALLEL:-$((${#ids[@]} < 5 ? ${#ids[@]} : 5))} SIZE=${SIZE:-224} EPOCHS=${EPOCHS:-300} \
     TIME_LIMIT=$minutes WORKERS=3 \
     TTA=${TTA:-8} \
     timeout $(($(left) - 10)) bash scripts/train_isic2017.sh "$ISIC" 2>&1 | tee -a "$SESSION_LOG" >&2
