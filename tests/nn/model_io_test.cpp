@@ -76,7 +76,9 @@ TEST(ModelFile, Float16StorageHalvesTheFileAndLoadsAsTheRoundedFloat32Weights) {
   EXPECT_EQ(stored.at("Conv2d_1a_3x3.bn.num_batches_tracked").scalar_type(), torch::kInt64);
   Model loaded = load_model(dir / "half.safetensors");
   for (const auto& [name, tensor] : state_dict(*loaded.network)) {
-    if (tensor.is_floating_point()) ASSERT_EQ(tensor.scalar_type(), torch::kFloat32) << name;
+    if (tensor.is_floating_point()) {
+      ASSERT_EQ(tensor.scalar_type(), torch::kFloat32) << name;
+    }
   }
   const auto original = state_dict(*model.network);
   const auto rounded = state_dict(*loaded.network);
