@@ -31,7 +31,9 @@
 # can train, one member alone included; the time limit shortens the schedule
 # to what fits); TTA (8: the evaluations average the 8 symmetries of the
 # square, fixed before any run used it).
-# DERM_SESSION_BENCH=0 skips step 2; DERM_SESSION_RESERVE (80) is the seconds
+# DERM_SESSION_BENCH=0 skips step 2, DERM_SESSION_TRAIN=0 step 3 (a later call
+# on the same warm machine reuses the build and step 1's test results, so the
+# benchmarks and the training can be two calls); DERM_SESSION_RESERVE (80) is the seconds
 # kept for what follows training (derm-prep and loading the images before it,
 # the evaluations after); DERM_SESSION_WEIGHTS=0 returns no weights.
 # A smoke test of the plumbing on a CPU machine: DERM_SESSION_DEVICE=cpu
@@ -73,20 +75,29 @@ BUILD=$(cd "$BUILD" && pwd)
 TRAIN_GRAPHS=0
 EVAL_GRAPHS=0
 passed() { grep -qF "[       OK ] $1 (" "$BUILD/gpu_tests.log"; }
-if [[ -x $BUILD/tests/nn_tests ]]; then
+if [[ -x $BUILD/tests/nn_tests && $BUILD/gpu_tests.log -nt $BUILD/tests/nn_tests && -f $BUILD/gpu_tests.xml ]]; then
+  # A later call on the same warm machine: this nn_tests binary was tested.
+  log "nn_tests: reusing the CUDA test results of this build ($BUILD/gpu_tests.log)"
+  cp "$BUILD/gpu_tests.xml" "$PACK/"
+elif [[ -x $BUILD/tests/nn_tests ]]; then
   log "nn_tests: CUDA graph, BatchNorm-fold and resize tests"
+  rm -f "$BUILD/gpu_tests.xml"
   timeout 120 "$BUILD/tests/nn_tests" \
     --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*:TensorAugmenter.*' \
-    --gtest_output="xml:$PACK/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log" | tee -a "$SESSION_LOG" >&2
+    --gtest_output="xml:$BUILD/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log.tmp" | tee -a "$SESSION_LOG" >&2
   tests_rc=${PIPESTATUS[0]}
+  mv "$BUILD/gpu_tests.log.tmp" "$BUILD/gpu_tests.log"
+  cp "$BUILD/gpu_tests.xml" "$PACK/" 2>/dev/null
   log "nn_tests ended (exit $tests_rc)"
+fi
+if [[ -x $BUILD/tests/nn_tests && -f $BUILD/gpu_tests.log ]]; then
   if passed GraphedTrainingStep.ReplaysGiveThePlainLossesAndGradientsOnCuda; then TRAIN_GRAPHS=1; fi
   if passed GraphedForward.ReplaysMatchPlainCallsOnCuda &&
      passed GraphedForward.EnsembleMembersSharingMemoryGiveTheirOwnResultsOnCuda; then
     EVAL_GRAPHS=1
   fi
 else
-  log "no nn_tests in $BUILD: CUDA graph tests not run"
+  log "no CUDA test results for $BUILD: training and evaluation without CUDA graphs"
 fi
 
 # ---- 2. speed benchmarks ----------------------------------------------------
@@ -103,13 +114,17 @@ fi
 RESERVE=${DERM_SESSION_RESERVE:-80}
 train_seconds=$(($(left) - RESERVE))
 ISIC=$BUILD/isic2017-$DEVICE
-if ((train_seconds < 90)); then
+trained_here=0
+if [[ ${DERM_SESSION_TRAIN:-1} == 0 ]]; then
+  log "ISIC 2017 training skipped (DERM_SESSION_TRAIN=0)"
+elif ((train_seconds < 90)); then
   log "only ${train_seconds}s left for training: skipped"
 else
   minutes=$(awk -v s="$train_seconds" 'BEGIN { printf "%.2f", s / 60 }')
   log "ISIC 2017 ensemble: ${minutes} min of training per member process" \
     "(CUDA_GRAPHS=$TRAIN_GRAPHS EVAL_CUDA_GRAPHS=$EVAL_GRAPHS)"
   rm -rf "$ISIC"
+  trained_here=1
   MEMBERS=${MEMBERS:-5}
   MEMBER_IDS=${MEMBER_IDS:-$(seq -s ' ' 1 "$MEMBERS")}
   read -r -a ids <<<"$MEMBER_IDS"
@@ -123,8 +138,9 @@ else
 fi
 
 # ---- 4. pack ----------------------------------------------------------------
+# This call's run only: an earlier call's on the same machine came back with it.
 trained=()
-if [[ -d $ISIC/ensemble && ${DERM_SESSION_WEIGHTS:-1} == 1 ]]; then
+if ((trained_here)) && [[ -d $ISIC/ensemble && ${DERM_SESSION_WEIGHTS:-1} == 1 ]]; then
   mkdir -p "$ISIC/weights"
   for model in "$ISIC"/ensemble/member-*.safetensors; do
     [[ -f $model ]] || continue
@@ -139,7 +155,7 @@ if [[ -d $ISIC/ensemble && ${DERM_SESSION_WEIGHTS:-1} == 1 ]]; then
     fi
   done
 fi
-if [[ -d $ISIC ]]; then
+if ((trained_here)) && [[ -d $ISIC ]]; then
   tar czf "$PACK/isic2017_run.tar.gz" -C "$ISIC" --exclude='*.safetensors' --exclude='*.checkpoint' . 2>/dev/null
 fi
 if ((${#trained[@]})); then
