@@ -6,6 +6,8 @@
 #include "cuda_config.hpp"
 
 #if DERM_WITH_CUDA
+#include <memory>
+
 #include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -49,6 +51,24 @@ inline void abandon_recording(at::cuda::CUDAGraph& graph) noexcept {
   try {
     graph.capture_end();
   } catch (...) {
+  }
+}
+
+// Records into `graph` (in `pool`, see begin_recording) the work that `body`
+// queues on the current stream. Should it fail, the recording is abandoned and
+// `owner`, which holds the graph, is let go without being destroyed: the
+// allocator may still route the recording's frees through it. Then rethrows.
+template <typename Owner, typename Body>
+void record_graph(at::cuda::CUDAGraph& graph, std::unique_ptr<Owner>& owner, Body&& body,
+                  at::cuda::MempoolId_t pool = {0, 0}) {
+  begin_recording(graph, pool);
+  try {
+    body();
+    graph.capture_end();
+  } catch (...) {
+    abandon_recording(graph);
+    (void)owner.release();
+    throw;
   }
 }
 

@@ -71,16 +71,8 @@ GraphedForward::Recording& GraphedForward::record(const torch::Tensor& input, co
     const AutocastCacheOff no_cache;
     for (int i = 0; i < kWarmupCalls; ++i) forward_(recording->input);
     c10::cuda::device_synchronize();
-    begin_recording(recording->graph, memory_->pool());
-    try {
-      recording->output = forward_(recording->input);
-      recording->graph.capture_end();
-    } catch (...) {
-      abandon_recording(recording->graph);
-      // Left alive: the allocator may still route the pool's frees through it.
-      (void)recording.release();
-      throw;
-    }
+    Recording& r = *recording;
+    record_graph(r.graph, recording, [&] { r.output = forward_(r.input); }, memory_->pool());
   }
   c10::cuda::device_synchronize();
   auto& stored = recordings_[key];

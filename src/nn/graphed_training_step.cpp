@@ -55,16 +55,7 @@ torch::Tensor GraphedTrainingStep::record(const torch::Tensor& x, const torch::T
   try {
     const c10::cuda::CUDAStreamGuard stream_guard(r.stream);
     const AutocastCacheOff no_cache;
-    begin_recording(r.graph);
-    try {
-      r.loss = step_(r.x, r.y);
-      r.graph.capture_end();
-    } catch (...) {
-      abandon_recording(r.graph);
-      // Left alive: the allocator may still route the recording's frees through it.
-      (void)recording_.release();
-      throw;
-    }
+    record_graph(r.graph, recording_, [&] { r.loss = step_(r.x, r.y); });
   } catch (const c10::Error& e) {
     throw Error(std::string("recording the training step as a CUDA graph failed (") + e.what_without_backtrace() +
                 "); train without --cuda-graphs");
