@@ -5,7 +5,6 @@
 // GEMMs; interpolate's antialiased CUDA kernels are slow, slowest in half
 // precision (pytorch/pytorch#82397).
 #include <cstdint>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,8 +55,7 @@ class AntialiasedResize {
   Choice choose(const torch::Tensor& x, const std::string& input) const;
 
   int64_t output_size_;
-  mutable std::map<std::string, Form> chosen_;
-  mutable std::vector<Choice> choices_;
+  mutable std::vector<Choice> choices_;  // one per input key, in the order they came
   mutable torch::Tensor rows_, cols_;  // the matrices, on the device of the last input
 };
 

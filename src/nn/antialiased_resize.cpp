@@ -48,7 +48,6 @@ torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& ro
   return torch::matmul(widths_done.transpose(2, 3), rows.to(x.scalar_type()).t()).transpose(2, 3).contiguous();
 }
 
-
 torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const torch::Tensor& rows,
                                                const torch::Tensor& cols) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
@@ -107,7 +106,7 @@ AntialiasedResize::Choice AntialiasedResize::choose(const torch::Tensor& x, cons
 #endif
   const bool grad = x.requires_grad() && torch::GradMode::is_enabled();
   const auto probe = x.detach().clone(torch::MemoryFormat::Preserve).requires_grad_(grad);
-  const int device = x.device().index() < 0 ? -1 : x.device().index();
+  const int device = x.device().index();
   const auto time_ms = [&](Form form) {
     const auto pass = [&] {
       const auto y = run(form, probe);
@@ -139,13 +138,9 @@ torch::Tensor AntialiasedResize::operator()(const torch::Tensor& x) const {
   if (x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(torch::MemoryFormat::ChannelsLast)) input += " channels_last";
   if (x.requires_grad() && torch::GradMode::is_enabled()) input += " grad";
   input += " " + x.device().str();
-  auto it = chosen_.find(input);
-  if (it == chosen_.end()) {
-    const Choice choice = choose(x, input);
-    choices_.push_back(choice);
-    it = chosen_.emplace(input, choice.form).first;
-  }
-  return run(it->second, x);
+  auto it = std::find_if(choices_.begin(), choices_.end(), [&](const Choice& c) { return c.input == input; });
+  if (it == choices_.end()) it = choices_.insert(it, choose(x, input));
+  return run(it->form, x);
 }
 
 }  // namespace derm
