@@ -101,8 +101,8 @@ mv "$OUT/members.tsv.tmp" "$OUT/members.tsv"
 with_weights=$(awk -F'\t' '$3 == "yes" { printf "%s ", $1 }' "$OUT/members.tsv")
 log "members $(tr '\n' ' ' <<<"$members")from $# run(s); weights in $OUT/ensemble for: ${with_weights:-none}"
 
-for policy in fixed youden; do
-  "$EVAL" "${test_csvs[@]}" "${val_csvs[@]}" --manifest "$first_run/manifest.csv" --split test --val-split val \
-    --threshold-policy "$policy" --out "$OUT/eval-$policy" --quiet >/dev/null
-done
+common=(--manifest "$first_run/manifest.csv" --split test --quiet)
+"$EVAL" "${test_csvs[@]}" "${common[@]}" --out "$OUT/eval-fixed" >/dev/null
+"$EVAL" "${test_csvs[@]}" "${val_csvs[@]}" "${common[@]}" --threshold-policy youden --val-split val \
+  --out "$OUT/eval-youden" >/dev/null
 log "done: $OUT/eval-fixed/report.json, $OUT/eval-youden/report.json"

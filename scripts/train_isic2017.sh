@@ -84,6 +84,12 @@ for k in "${member_ids[@]}"; do
 done
 mkdir -p "$OUT/logs"
 log() { printf '[train_isic2017 %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# Waits for the background processes left in pids; one that failed ends the run.
+failed=0
+wait_for_all() {
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  ((failed == 0)) || { echo "$0: a $1 process failed (logs in $OUT/logs)" >&2; exit 1; }
+}
 
 sources=()
 if [[ $HAM == 1 && -f $DATA/ham10000-224/HAM10000_metadata.csv ]]; then
@@ -102,7 +108,6 @@ log "derm-train: member(s) ${member_ids[*]} of $MEMBERS, $PARALLEL at a time"
 # Member k is the same network whichever process trains it; the process that
 # completes the set writes ensemble.json.
 pids=()
-failed=0
 for k in "${member_ids[@]}"; do
   "$BIN/derm-train/derm-train" "${train_args[@]}" --ensemble "$MEMBERS" --members "$k" --out "$OUT/ensemble" \
     2>"$OUT/logs/train-member-$k.log" &
@@ -112,8 +117,7 @@ for k in "${member_ids[@]}"; do
     pids=("${pids[@]:1}")
   fi
 done
-for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
-((failed == 0)) || { echo "$0: a derm-train process failed (logs in $OUT/logs)" >&2; exit 1; }
+wait_for_all derm-train
 
 eval_args=(--manifest "$OUT/manifest.csv" --tta "$TTA" --device "$DEVICE" --workers "$WORKERS" --quiet)
 if [[ $EVAL_CUDA_GRAPHS == 0 ]]; then eval_args+=(--no-cuda-graphs); fi
@@ -127,8 +131,7 @@ if [[ ! -f $OUT/ensemble/ensemble.json ]]; then
       pids+=($!)
     done
   done
-  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
-  ((failed == 0)) || { echo "$0: a derm-eval process failed (logs in $OUT/logs)" >&2; exit 1; }
+  wait_for_all derm-eval
   log "done: $OUT/eval-member-*-{val,test}/predictions.csv (combine with scripts/combine_isic2017_members.sh)"
   exit 0
 fi
