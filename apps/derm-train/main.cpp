@@ -47,7 +47,11 @@ int main(int argc, char** argv) {
                  "Train on these derm-augment shards of the train split (pre-augmented; no on-the-fly augmentation)")
       ->group("Data");
 
-  app.add_option("--init", cl.init, "Derm model file to fine-tune (its head is replaced); default: from scratch")
+  app.add_option("--init", cl.init,
+                 "Derm model file to fine-tune; its classifier heads are kept when its classes are the manifest's, "
+                 "else replaced; default: from scratch")
+      ->group("Network");
+  app.add_flag("--reset-heads", o.reset_heads, "With --init: new classifier heads even when its classes are the manifest's")
       ->group("Network");
   app.add_option("--input-size", o.input_size, "Input side in pixels (700 = the paper's; != backbone adds the stem)")
       ->capture_default_str()->group("Network");
@@ -69,7 +73,7 @@ int main(int argc, char** argv) {
       ->group("Training");
   app.add_option("--epochs", o.epochs, "Epochs per member")->capture_default_str()->group("Training");
   app.add_option("--head-epochs", o.head_epochs,
-                 "First epochs training only the classifier heads (-1: 1 with --init, else 0)")
+                 "First epochs training only the classifier heads (-1: 1 when --init gets new heads, else 0)")
       ->capture_default_str()->group("Training");
   app.add_option("--steps-per-epoch", o.steps_per_epoch, "Steps per epoch (0 = one pass over the split)")
       ->capture_default_str()->group("Training");

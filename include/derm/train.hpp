@@ -37,9 +37,12 @@ struct TrainOptions {
   // the fly (the manifest still gives the classes and the validation split).
   std::optional<std::filesystem::path> shards;
 
-  // Start: a derm model file to fine-tune (its classifier head is replaced for
-  // the manifest's classes), or none to train from scratch.
+  // Start: a derm model file to fine-tune, or none to train from scratch. Its
+  // classifier heads are kept when its classes are the manifest's (same names,
+  // same order), e.g. to train a member further, unless reset_heads; otherwise
+  // new heads are made for the manifest's classes.
   std::optional<std::filesystem::path> init;
+  bool reset_heads = false;
   int input_size = 299;     // != backbone_size adds the learned-resizer stem
   int backbone_size = 299;
   ResizePolicy resize_policy = ResizePolicy::squash;
@@ -53,7 +56,7 @@ struct TrainOptions {
   std::vector<int> members;
   std::uint64_t seed = 1;
   int epochs = 30;
-  int head_epochs = -1;     // epochs training only the heads first; -1: 1 with --init, else 0
+  int head_epochs = -1;     // epochs training only the heads first; -1: 1 with new heads on --init, else 0
   int batch_size = 32;
   OptimizerKind optimizer = OptimizerKind::adamw;
   double lr = 1e-3;         // peak learning rate; SGD fine-tuning suits ~0.01

@@ -96,6 +96,7 @@ void validate(const TrainOptions& o) {
   require(o.cache_mb >= 0, "--cache-mb must be non-negative");
   require(o.device_cache_mb >= 0, "--device-cache-mb must be non-negative");
   if (o.init) require(fs::is_regular_file(*o.init), o.init->string() + ": no such model file (--init)");
+  require(!o.reset_heads || o.init, "--reset-heads needs --init");
   if (o.shards) require(fs::is_directory(*o.shards), o.shards->string() + ": no such folder (--shards)");
 }
 
@@ -106,6 +107,7 @@ json run_identity(const TrainOptions& o, const std::string& manifest_digest, int
           {"train_split", o.train_split},
           {"val_split", o.val_split},
           {"init", o.init ? o.init->string() : ""},
+          {"reset_heads", o.reset_heads},
           {"input_size", o.input_size},
           {"backbone_size", o.backbone_size},
           {"resize_policy", to_string(o.resize_policy)},
@@ -192,13 +194,19 @@ void initialise_for_training(InceptionV3& net, bool from_scratch) {
   }
 }
 
-Model initial_model(const TrainOptions& o, const ModelMetadata& metadata) {
+// Whether --init's classifier heads go on training: it has the manifest's classes.
+bool keeps_init_heads(const TrainOptions& o, const std::optional<ModelMetadata>& init,
+                      const std::vector<std::string>& classes) {
+  return init && !o.reset_heads && init->classes == classes;
+}
+
+Model initial_model(const TrainOptions& o, const ModelMetadata& metadata, bool keep_init_heads) {
   Model model = create_model(metadata);
   initialise_for_training(model.network, !o.init);
   if (o.init) {
     const SafetensorsContent content = read_safetensors(*o.init);
     StrictLoadOptions transfer;
-    transfer.skip_classifier = true;
+    transfer.skip_classifier = !keep_init_heads;
     transfer.optional_prefixes = {"stem."};
     if (!metadata.architecture.aux_logits) {
       // The source's auxiliary classifier has no counterpart here.
@@ -411,7 +419,8 @@ void train_member(RunContext& run, int member) {
   torch::manual_seed(member_seed);
 
   ModelMetadata metadata = member_metadata(o, run.manifest.classes, run.init_metadata);
-  Model model = initial_model(o, metadata);
+  const bool keep_init_heads = keeps_init_heads(o, run.init_metadata, run.manifest.classes);
+  Model model = initial_model(o, metadata, keep_init_heads);
   InceptionV3& net = model.network;
   net->to(run.device);
   const bool cuda = run.device.is_cuda();
@@ -422,7 +431,7 @@ void train_member(RunContext& run, int member) {
   }
   auto optimizer = make_optimizer(o, net);
 
-  const int head_epochs = o.head_epochs >= 0 ? o.head_epochs : (o.init ? 1 : 0);
+  const int head_epochs = o.head_epochs >= 0 ? o.head_epochs : (o.init && !keep_init_heads ? 1 : 0);
   const std::int64_t samples_per_epoch =
       o.steps_per_epoch > 0 ? std::int64_t{o.steps_per_epoch} * o.batch_size
                             : std::max<std::int64_t>(o.batch_size, static_cast<std::int64_t>(run.train.labels.size()));
@@ -605,6 +614,7 @@ void train_member(RunContext& run, int member) {
                                    {"seed", member_seed},
                                    {"epoch", epoch + 1},
                                    {"init", o.init ? o.init->string() : "scratch"},
+                                   {"init_heads", !o.init ? json(nullptr) : keep_init_heads ? "kept" : "new"},
                                    {"validation", record}};
       save_model(member_file(o.out_dir, member), model);
     } else {
@@ -666,7 +676,13 @@ json train_ensemble(const TrainOptions& options) {
 
   const Manifest manifest = read_manifest(o.manifest);
   std::optional<ModelMetadata> init_metadata;
-  if (o.init) init_metadata = read_model_metadata(*o.init);
+  if (o.init) {
+    init_metadata = read_model_metadata(*o.init);
+    spdlog::info("--init {}: {}", o.init->string(),
+                 keeps_init_heads(o, init_metadata, manifest.classes)
+                     ? "its classifier heads are kept (its classes are the manifest's; --reset-heads replaces them)"
+                     : "new classifier heads for the manifest's classes");
+  }
   const ModelMetadata shape = member_metadata(o, manifest.classes, init_metadata);
   std::optional<Augmenter> augmenter;
   if (o.augment && !o.shards) augmenter.emplace(o.augment_params);

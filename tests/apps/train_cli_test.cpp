@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "derm/model_io.hpp"
 #include "test_support.hpp"
 #include "tool_fixtures.hpp"
 
@@ -42,6 +43,7 @@ TEST(TrainCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
       {"--rotation 10,5", "--rotation"},
       {"--init " + quoted(dir / "missing.safetensors"), "missing.safetensors"},
       {"--train-split nosuchsplit", "nosuchsplit"},
+      {"--reset-heads", "--reset-heads"},
   };
   for (const auto& [args, expected] : cases) {
     std::string err;
@@ -154,6 +156,44 @@ TEST(TrainCli, ImagesOnTheDeviceAreAugmentedThereAndResumeExactly) {
   EXPECT_EQ(train(small_run(manifest, dir / "cut") + " --data-on device --stop-after-steps 5", &err), 4) << err;
   ASSERT_EQ(train(small_run(manifest, dir / "cut") + " --data-on device", &err), 0) << err;
   EXPECT_TRUE(same_model_weights(dir / "whole" / "member-1.safetensors", dir / "cut" / "member-1.safetensors"));
+}
+
+TEST(TrainCli, InitKeepsItsClassifierHeadsOnlyWhenItsClassesAreTheManifests) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);  // melanoma, nevus
+  const fs::path same = write_small_model(dir / "same.safetensors", {"melanoma", "nevus"});
+  const fs::path reordered = write_small_model(dir / "reordered.safetensors", {"nevus", "melanoma"});
+  struct Case {
+    fs::path init;
+    std::string options;
+    bool heads_kept;
+  };
+  const std::vector<Case> cases{{same, "", true}, {same, " --reset-heads", false}, {reordered, "", false}};
+  for (std::size_t k = 0; k < cases.size(); ++k) {
+    const Case& c = cases[k];
+    const fs::path out = dir / ("run" + std::to_string(k));
+    std::string err;
+    // At this learning rate no weight moves by more than 1e-28: the member's file shows where training started.
+    ASSERT_EQ(train(small_run(manifest, out, 1, 2) + " --lr 1e-30 --init " + quoted(c.init) + c.options, &err), 0)
+        << err;
+    const fs::path member = out / "member-1.safetensors";
+    const auto started = read_safetensors(c.init).tensors;
+    const auto trained = read_safetensors(member).tensors;
+    int heads = 0;
+    for (const auto& [name, tensor] : started) {
+      const bool statistics = name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos;
+      if (statistics) continue;  // BatchNorm's, which training mode updates
+      ASSERT_EQ(trained.count(name), 1u) << name;
+      const bool head = name.rfind("fc.", 0) == 0;
+      heads += head;
+      const bool started_here = torch::allclose(tensor, trained.at(name), /*rtol=*/0.0, /*atol=*/1e-20);
+      EXPECT_EQ(started_here, !head || c.heads_kept) << c.init << c.options << ": " << name;
+    }
+    EXPECT_EQ(heads, 2) << "fc.weight and fc.bias";
+    EXPECT_EQ(read_model_metadata(member).provenance["init_heads"], c.heads_kept ? "kept" : "new") << c.options;
+    const json history = json::parse(std::ifstream(out / "member-1.json"))["history"];
+    EXPECT_EQ(history[0]["stage"], c.heads_kept ? "all" : "heads") << "a head-only first epoch for new heads alone";
+  }
 }
 
 TEST(TrainCli, TrainsOnDermAugmentShards) {
