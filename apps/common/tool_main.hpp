@@ -13,9 +13,14 @@ inline constexpr int kExitFailure = 1;       // derm::Error or another error
 inline constexpr int kExitUsage = 2;         // bad command line
 inline constexpr int kExitPartial = 3;       // some inputs failed, the others were processed
 
+// An integer option's lower bound; its message says so (CLI11's
+// PositiveNumber names a range up to the largest double).
+CLI::Validator at_least(long long minimum);
+
 // Parses argv into `app` (whose callbacks fill an options struct), then calls
 // run(), which returns the exit code. Domain errors, then CLI errors, then any
-// std::exception are reported as "<tool>: error: ..." lines.
+// std::exception are reported as "<tool>: error: ..." lines: the first line of
+// the message (LibTorch appends a stack trace to its errors' text).
 int run_tool(CLI::App& app, int argc, char** argv, const std::function<int()>& run);
 
 }  // namespace derm::cli

@@ -35,16 +35,16 @@ int main(int argc, char** argv) {
   app.add_option("--device", r.classifier.device, "cpu, cuda, cuda:N or auto (CUDA when available)")
       ->capture_default_str();
   app.add_option("--threads", r.classifier.threads, "CPU threads for the network (0 = all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(derm::cli::at_least(0));
   app.add_flag("!--no-cuda-graphs", r.classifier.cuda_graphs,
                "On CUDA, run each forward pass eagerly instead of replaying it as a recorded CUDA graph");
-  app.add_option("--batch-size", r.batch_size, "Images per forward pass")->check(CLI::PositiveNumber)
+  app.add_option("--batch-size", r.batch_size, "Images per forward pass")->check(derm::cli::at_least(1))
       ->capture_default_str();
   app.add_option("--tta", r.tta_views,
                  "Test-time augmentation views averaged: 1 (none), 2 (+mirror), 4 (+flips), 8 (+rotations)")
       ->check(CLI::IsMember({1, 2, 4, 8}))
       ->capture_default_str();
-  app.add_option("-j,--workers", r.workers, "Image decoding threads")->check(CLI::PositiveNumber)
+  app.add_option("-j,--workers", r.workers, "Image decoding threads")->check(derm::cli::at_least(1))
       ->capture_default_str();
   app.add_flag("-q,--quiet", r.quiet, "No progress or warnings on stderr");
 

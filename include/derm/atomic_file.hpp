@@ -18,6 +18,10 @@ void write_file_atomically(const std::filesystem::path& path,
 void write_path_atomically(const std::filesystem::path& path,
                            const std::function<void(const std::filesystem::path& tmp)>& write);
 
+// Removes the temporaries of `path` that writes cut short by a kill left
+// behind. Only for a path no other process is writing at the same time.
+void remove_stale_temporaries(const std::filesystem::path& path);
+
 // Whole-file read; derm::Error naming the file when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 

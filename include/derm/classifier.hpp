@@ -14,7 +14,8 @@ namespace derm {
 
 struct ClassifierOptions {
   // Model files, or ensemble folders (holding ensemble.json, else every
-  // *.safetensors in name order). All members must share their classes.
+  // *.safetensors in name order; a derm-train folder without ensemble.json is
+  // an unfinished ensemble and refused). All members must share their classes.
   std::vector<std::filesystem::path> models;
   std::string device = "auto";  // cpu, cuda, cuda:N, auto (CUDA when available)
   int threads = 0;              // CPU threads for the network; 0 = library default

@@ -16,10 +16,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::string temporary_prefix(const fs::path& path) { return "." + path.filename().string() + ".tmp-"; }
+
 fs::path temporary_sibling(const fs::path& path) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::ostringstream name;
-  name << '.' << path.filename().string() << ".tmp-" << std::hex << rng();
+  name << temporary_prefix(path) << std::hex << rng();
   return path.parent_path() / name.str();
 }
 
@@ -52,6 +54,15 @@ void write_path_atomically(const fs::path& path,
   } catch (const std::exception& e) {
     fs::remove(tmp, ec);
     throw Error(path.string() + ": cannot write: " + e.what());
+  }
+}
+
+void remove_stale_temporaries(const fs::path& path) {
+  const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  const std::string prefix = temporary_prefix(path);
+  std::error_code ec;
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().rfind(prefix, 0) == 0) fs::remove(it->path(), ec);
   }
 }
 

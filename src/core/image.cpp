@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <fstream>
+#include <optional>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -33,6 +35,57 @@ bool is_truncated_jpeg(const fs::path& path) {
   return tail.rfind("\xFF\xD9") == std::string::npos;
 }
 
+// The size a JPEG's frame header or a PNG's IHDR chunk declares, read before
+// decoding so that a small file claiming a huge image is refused without
+// allocating it; nullopt for other formats or headers this does not follow.
+std::optional<cv::Size> declared_size(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  const auto byte = [&in]() -> int {
+    const int c = in.get();
+    return in ? c : -1;
+  };
+  const auto big_endian = [&byte](int bytes) -> std::int64_t {
+    std::int64_t value = 0;
+    for (int i = 0; i < bytes; ++i) {
+      const int c = byte();
+      if (c < 0) return -1;
+      value = value << 8 | c;
+    }
+    return value;
+  };
+  const int first = byte();
+  const int second = byte();
+  if (first == 0x89 && second == 'P') {
+    in.seekg(16);  // signature (8), IHDR length and type (8)
+    const std::int64_t width = big_endian(4);
+    const std::int64_t height = big_endian(4);
+    if (width <= 0 || height <= 0 || width > INT32_MAX || height > INT32_MAX) return std::nullopt;
+    return cv::Size(static_cast<int>(width), static_cast<int>(height));
+  }
+  if (first != 0xFF || second != 0xD8) return std::nullopt;
+  // JPEG segments up to the frame header (SOF0-SOF15 less DHT C4, JPG C8, DAC CC).
+  for (int segments = 0; segments < 4096; ++segments) {
+    if (byte() != 0xFF) return std::nullopt;
+    int marker = byte();
+    while (marker == 0xFF) marker = byte();
+    if (marker < 0 || marker == 0xD9 || marker == 0xDA) return std::nullopt;
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
+    const std::int64_t length = big_endian(2);
+    if (length < 2) return std::nullopt;
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      byte();  // sample precision
+      const std::int64_t height = big_endian(2);
+      const std::int64_t width = big_endian(2);
+      if (width <= 0 || height <= 0) return std::nullopt;
+      return cv::Size(static_cast<int>(width), static_cast<int>(height));
+    }
+    in.seekg(length - 2, std::ios::cur);
+  }
+  return std::nullopt;
+}
+
+std::string size_text(const cv::Size& size) { return std::to_string(size.width) + "x" + std::to_string(size.height); }
+
 }  // namespace
 
 cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
@@ -42,6 +95,10 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
   const auto bytes = fs::file_size(path, ec);
   if (ec) throw Error(describe(path) + "cannot read: " + ec.message());
   if (bytes == 0) throw Error(describe(path) + "empty file");
+
+  if (const auto size = declared_size(path); size && std::int64_t{size->width} * size->height > options.max_pixels) {
+    throw Error(describe(path) + "image too large (" + size_text(*size) + ")");
+  }
 
   // ANYDEPTH|ANYCOLOR keeps 16-bit and grayscale visible (to convert or reject)
   // while still applying the EXIF orientation, which IMREAD_UNCHANGED would skip.
@@ -60,8 +117,7 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
     throw Error(describe(path) + "grayscale image; dermoscopy classification needs colour");
   }
   if (static_cast<std::int64_t>(image.cols) * image.rows > options.max_pixels) {
-    throw Error(describe(path) + "image too large (" + std::to_string(image.cols) + "x" +
-                std::to_string(image.rows) + ")");
+    throw Error(describe(path) + "image too large (" + size_text(image.size()) + ")");
   }
   if (image.cols < options.min_side || image.rows < options.min_side) {
     throw Error(describe(path) + "image too small (" + std::to_string(image.cols) + "x" +

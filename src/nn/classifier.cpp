@@ -31,6 +31,9 @@ std::vector<fs::path> resolve_model_paths(const std::vector<fs::path>& models) {
       } catch (const nlohmann::json::exception& e) {
         throw Error(listing.string() + ": malformed ensemble file (" + e.what() + ")");
       }
+    } else if (fs::exists(model / "train-log.jsonl")) {
+      throw Error(model.string() + ": derm-train folder without " + kEnsembleFile +
+                  " (not every member is trained yet); give member files with --model to use some");
     } else {
       for (const auto& entry : fs::directory_iterator(model)) {
         if (entry.path().extension() == ".safetensors") members.push_back(entry.path());

@@ -337,6 +337,27 @@ SampleSource shard_source(const fs::path& dir, const Manifest& manifest, const s
 
 fs::path member_file(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".safetensors"); }
 fs::path member_record(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".json"); }
+
+// A finished member's record, which must say it was trained as this run would
+// train it: a member made under other options, data or seed is neither
+// skipped as done nor put in this run's ensemble.
+json read_member_record(const fs::path& dir, int member, const json& identity) {
+  const fs::path path = member_record(dir, member);
+  json record;
+  try {
+    record = json::parse(read_file(path));
+  } catch (const json::exception& e) {
+    throw Error(path.string() + ": not a member record (" + e.what() + ")");
+  }
+  const json trained_as = record.value("run", json::object());
+  for (const auto& [key, value] : identity.items()) {
+    if (trained_as.value(key, json()) == value) continue;
+    throw Error(path.string() + ": member " + std::to_string(member) + " was trained with " + key + " " +
+                trained_as.value(key, json()).dump() + ", this run has " + value.dump() +
+                "; use another --out, or delete the member's files to train it again");
+  }
+  return record;
+}
 fs::path member_checkpoint(const fs::path& dir, int member) { return dir / ("member-" + std::to_string(member) + ".checkpoint"); }
 
 // The training images as batches on the training device.
@@ -441,6 +462,10 @@ void train_member(RunContext& run, int member) {
   TrainingState state;
   state.planned_epochs = o.epochs;
   const fs::path checkpoint = member_checkpoint(o.out_dir, member);
+  // This process alone writes this member's files (--members splits them).
+  for (const auto& file : {checkpoint, member_file(o.out_dir, member), member_record(o.out_dir, member)}) {
+    remove_stale_temporaries(file);
+  }
   if (o.resume && load_checkpoint(checkpoint, *net, *optimizer, &state, identity, run.device)) {
     spdlog::info("member {}: resuming at epoch {}, step {}", member, state.epoch + 1, state.step_in_epoch);
   }
@@ -650,6 +675,7 @@ void train_member(RunContext& run, int member) {
 
   json result{{"member", member},
               {"file", member_file(o.out_dir, member).filename().string()},
+              {"run", identity},
               {"best_epoch", state.best_epoch},
               {"epochs_run", state.epoch},
               {"planned_epochs", state.planned_epochs},
@@ -675,6 +701,10 @@ json train_ensemble(const TrainOptions& options) {
   fs::create_directories(o.out_dir);
 
   const Manifest manifest = read_manifest(o.manifest);
+  if (manifest.classes.size() < 2) {
+    throw Error(o.manifest.string() + ": " + std::to_string(manifest.classes.size()) +
+                " class(es); a classifier needs at least two");
+  }
   std::optional<ModelMetadata> init_metadata;
   if (o.init) {
     init_metadata = read_model_metadata(*o.init);
@@ -691,6 +721,16 @@ json train_ensemble(const TrainOptions& options) {
       o.shards ? shard_source(*o.shards, manifest, o.train_split) : manifest_source(manifest.split(o.train_split));
   if (source.labels.size() < 2) {
     throw Error(o.manifest.string() + ": split '" + o.train_split + "' has fewer than 2 images");
+  }
+  if (static_cast<std::size_t>(o.batch_size) > source.labels.size()) {
+    throw Error("--batch-size " + std::to_string(o.batch_size) + " is more than the " +
+                std::to_string(source.labels.size()) + " training images of split '" + o.train_split + "'");
+  }
+  for (std::size_t c = 0; c < manifest.classes.size(); ++c) {
+    if (std::count(source.labels.begin(), source.labels.end(), static_cast<int>(c)) == 0) {
+      spdlog::warn("split '{}' has no image of class '{}': the network cannot learn it", o.train_split,
+                   manifest.classes[c]);
+    }
   }
   const std::int64_t device_bytes =
       augmenter ? static_cast<std::int64_t>(source.labels.size()) * 3 * augmenter->working_side() * augmenter->working_side() : 0;
@@ -726,6 +766,12 @@ json train_ensemble(const TrainOptions& options) {
   const auto finished = [&](int member) {
     return fs::exists(member_record(o.out_dir, member)) && fs::exists(member_file(o.out_dir, member));
   };
+  // The members already in the folder that this run keeps, checked before any work.
+  for (int member = 1; member <= o.ensemble; ++member) {
+    if (finished(member) && (o.resume || !selected(member))) {
+      read_member_record(o.out_dir, member, run_identity(o, run.digest, member, train.on_device));
+    }
+  }
   for (int member = 1; member <= o.ensemble; ++member) {
     if (!selected(member)) continue;
     if (o.resume && finished(member)) {
@@ -750,7 +796,7 @@ json train_ensemble(const TrainOptions& options) {
       complete = false;
       continue;
     }
-    members.push_back(json::parse(read_file(member_record(o.out_dir, member))));
+    members.push_back(read_member_record(o.out_dir, member, run_identity(o, run.digest, member, train.on_device)));
     member_names.push_back(member_file(o.out_dir, member).filename().string());
   }
   if (complete) {

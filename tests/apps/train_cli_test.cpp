@@ -44,6 +44,7 @@ TEST(TrainCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
       {"--init " + quoted(dir / "missing.safetensors"), "missing.safetensors"},
       {"--train-split nosuchsplit", "nosuchsplit"},
       {"--reset-heads", "--reset-heads"},
+      {"--batch-size 9", "--batch-size 9 is more than the 4 training images"},
   };
   for (const auto& [args, expected] : cases) {
     std::string err;
@@ -80,6 +81,43 @@ TEST(TrainCli, WritesAnEnsembleFolderThatLoads) {
   EXPECT_EQ(result["models"].size(), 2u);
 }
 
+TEST(TrainCli, AManifestOfOneClassIsRefused) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  std::ifstream in(manifest);
+  std::ofstream one_class(dir / "melanoma.csv");
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("nevus") == std::string::npos) one_class << line << "\n";
+  }
+  one_class.close();
+  std::string err;
+  EXPECT_EQ(train(small_run(dir / "melanoma.csv", dir / "out"), &err), 1);
+  EXPECT_NE(err.find("melanoma.csv: 1 class(es); a classifier needs at least two"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "out" / "member-1.safetensors"));
+}
+
+TEST(TrainCli, FinishedMembersOfOtherOptionsAreNeitherSkippedNorMixedIn) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  std::string err;
+  ASSERT_EQ(train(small_run(manifest, dir / "ens", 2, 1) + " --members 1", &err), 0) << err;
+  const fs::path member1 = dir / "ens" / "member-1.safetensors";
+  const auto written = fs::last_write_time(member1);
+
+  // The same run again skips member 1; another learning rate is refused.
+  EXPECT_EQ(train(small_run(manifest, dir / "ens", 2, 1) + " --members 1", &err), 0) << err;
+  EXPECT_EQ(fs::last_write_time(member1), written) << "a finished member is not trained again";
+  EXPECT_EQ(train(small_run(manifest, dir / "ens", 2, 1) + " --members 1 --lr 0.5", &err), 1);
+  EXPECT_NE(err.find("member-1.json: member 1 was trained with lr 0.001, this run has 0.5"), std::string::npos)
+      << err;
+
+  // Member 2 with other options would make a mixed ensemble: refused before training it.
+  EXPECT_EQ(train(small_run(manifest, dir / "ens", 2, 1) + " --members 2 --dropout 0.25", &err), 1);
+  EXPECT_NE(err.find("member 1 was trained with dropout 0.5, this run has 0.25"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "ens" / "member-2.safetensors"));
+  EXPECT_FALSE(fs::exists(dir / "ens" / "ensemble.json"));
+}
+
 TEST(TrainCli, MembersTrainedByTwoProcessesMakeTheSameEnsembleAsOneRun) {
   TempDir dir;
   const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
@@ -87,6 +125,13 @@ TEST(TrainCli, MembersTrainedByTwoProcessesMakeTheSameEnsembleAsOneRun) {
   ASSERT_EQ(train(small_run(manifest, dir / "one", 2, 1), &err), 0) << err;
   ASSERT_EQ(train(small_run(manifest, dir / "split", 2, 1) + " --members 2", &err), 0) << err;
   EXPECT_FALSE(fs::exists(dir / "split" / "ensemble.json")) << "member 1 is still missing";
+  std::string out;
+  EXPECT_EQ(run_command(quoted(tool_path("derm-classify")) + " --device cpu --model " + quoted(dir / "split") + " " +
+                            quoted(dir / "data" / "images" / "syn_0_0.png"),
+                        &out, &err),
+            1)
+      << "an unfinished ensemble is not classified with";
+  EXPECT_NE(err.find("without ensemble.json"), std::string::npos) << err;
   ASSERT_EQ(train(small_run(manifest, dir / "split", 2, 1) + " --members 1", &err), 0) << err;
   EXPECT_TRUE(fs::exists(dir / "split" / "ensemble.json"));
   for (const char* member : {"member-1.safetensors", "member-2.safetensors"}) {
@@ -128,7 +173,11 @@ TEST(TrainCli, ResumedRunReachesTheSameWeightsAsAnUninterruptedOne) {
   EXPECT_EQ(train(small_run(manifest, dir / "interrupted") + " --stop-after-steps 3", &err), 4) << err;
   EXPECT_TRUE(fs::exists(dir / "interrupted" / "member-1.checkpoint"));
   EXPECT_EQ(train(small_run(manifest, dir / "interrupted") + " --stop-after-steps 3", &err), 4) << err;
+  // What a kill during a checkpoint's write leaves; the member's next run removes it.
+  const fs::path cut_short = dir / "interrupted" / ".member-1.checkpoint.tmp-5eed";
+  std::ofstream(cut_short) << "half a checkpoint";
   ASSERT_EQ(train(small_run(manifest, dir / "interrupted"), &err), 0) << err;
+  EXPECT_FALSE(fs::exists(cut_short));
 
   EXPECT_TRUE(same_model_weights(dir / "whole" / "member-1.safetensors", dir / "interrupted" / "member-1.safetensors"));
   const json whole = json::parse(std::ifstream(dir / "whole" / "member-1.json"));

@@ -34,6 +34,21 @@ TEST(WriteFileAtomically, FailureKeepsThePreviousFile) {
   EXPECT_EQ(files_in(dir.path()), 1u);
 }
 
+TEST(RemoveStaleTemporaries, RemovesOnlyThoseOfTheGivenFile) {
+  testing::TempDir dir;
+  write_file_atomically(dir / "a.ckpt", [](std::ostream& out) { out << "done"; });
+  for (const char* name : {".a.ckpt.tmp-1f2e", ".a.ckpt.tmp-99", ".b.ckpt.tmp-1f2e", ".a.ckpt2.tmp-5"}) {
+    write_file_atomically(dir / name, [](std::ostream& out) { out << "cut short"; });
+  }
+  remove_stale_temporaries(dir / "a.ckpt");
+  EXPECT_FALSE(fs::exists(dir / ".a.ckpt.tmp-1f2e"));
+  EXPECT_FALSE(fs::exists(dir / ".a.ckpt.tmp-99"));
+  EXPECT_TRUE(fs::exists(dir / ".b.ckpt.tmp-1f2e"));
+  EXPECT_TRUE(fs::exists(dir / ".a.ckpt2.tmp-5"));
+  EXPECT_EQ(read_file(dir / "a.ckpt"), "done");
+  EXPECT_EQ(files_in(dir.path()), 3u);
+}
+
 TEST(ReadFile, MissingFileIsNamed) {
   testing::TempDir dir;
   try {

@@ -93,6 +93,44 @@ TEST(ReadRgbImage, BadInputsNameTheFile) {
   EXPECT_NE(error_of(dir.path()).find("is a folder"), std::string::npos);
 }
 
+// A small file whose header claims `side` x `side` pixels: the JPEG's frame
+// header or the PNG's IHDR patched (the PNG's checksum no longer matches).
+std::filesystem::path write_claiming(const std::filesystem::path& path, int side) {
+  std::vector<uchar> bytes;
+  EXPECT_TRUE(cv::imencode(path.extension().string(), testing::synthetic_lesion(64, 64, 2), bytes));
+  const auto put16 = [&](std::size_t at) {
+    bytes[at] = static_cast<uchar>(side >> 8);
+    bytes[at + 1] = static_cast<uchar>(side & 0xFF);
+  };
+  if (path.extension() == ".png") {
+    put16(18);  // IHDR width (big-endian 32 bits, high half zero)
+    put16(22);  // IHDR height
+  } else {
+    std::size_t sof = 2;
+    while (bytes[sof + 1] != 0xC0) sof += 2 + (bytes[sof + 2] << 8 | bytes[sof + 3]);
+    put16(sof + 5);  // height
+    put16(sof + 7);  // width
+  }
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                             static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
+TEST(ReadRgbImage, AHugeDeclaredSizeIsRefusedBeforeDecoding) {
+  TempDir dir;
+  // 60000 x 60000 is also over OpenCV's own limit, which would fail the decode with another message.
+  for (const char* name : {"huge.jpg", "huge.png"}) {
+    const std::string error = error_of(write_claiming(dir / name, 60000));
+    EXPECT_NE(error.find(std::string(name) + ": image too large (60000x60000)"), std::string::npos) << error;
+  }
+  // The headers are read right: an image of a permitted size still decodes.
+  ImageReadOptions options;
+  options.max_pixels = 64 * 64;
+  EXPECT_EQ(read_rgb_image(write_claiming(dir / "fine.jpg", 64), options).size(), cv::Size(64, 64));
+  options.max_pixels = 64 * 64 - 1;
+  EXPECT_THROW(read_rgb_image(write_claiming(dir / "over.png", 64), options), Error);
+}
+
 TEST(ResizeToSquare, PoliciesGiveTheRequestedSize) {
   const cv::Mat wide(100, 200, CV_8UC3, cv::Scalar(50, 60, 70));
   for (auto policy : {ResizePolicy::squash, ResizePolicy::center_crop, ResizePolicy::pad}) {
