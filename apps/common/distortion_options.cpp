@@ -18,10 +18,10 @@ derm::Range parse_range(const std::string& option, const std::string& text) {
     range.max = std::stod(second, &used_second);
     if (used_first != first.size() || used_second != second.size()) throw std::invalid_argument(text);
   } catch (const std::exception&) {
-    throw derm::Error(option + ": expected MIN,MAX (e.g. 0.8,1.25), got '" + text + "'");
+    throw derm::OptionError(option + ": expected MIN,MAX (e.g. 0.8,1.25), got '" + text + "'");
   }
   if (range.min > range.max) {
-    throw derm::Error(option + ": min greater than max in '" + text + "'");
+    throw derm::OptionError(option + ": min greater than max in '" + text + "'");
   }
   return range;
 }

@@ -34,6 +34,9 @@ int run_tool(CLI::App& app, int argc, char** argv, const std::function<int()>& r
   try {
     app.parse(argc, argv);
     return run();
+  } catch (const derm::OptionError& e) {
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", tool.c_str(), first_line(e.what()).c_str());
+    return kExitUsage;
   } catch (const derm::Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), first_line(e.what()).c_str());
     return kExitFailure;

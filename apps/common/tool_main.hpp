@@ -10,7 +10,7 @@ namespace derm::cli {
 // Exit codes shared by the tools.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;       // derm::Error or another error
-inline constexpr int kExitUsage = 2;         // bad command line
+inline constexpr int kExitUsage = 2;         // bad command line (CLI11's, or derm::OptionError)
 inline constexpr int kExitPartial = 3;       // some inputs failed, the others were processed
 
 // An integer option's lower bound; its message says so (CLI11's

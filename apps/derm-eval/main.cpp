@@ -1,12 +1,24 @@
 // derm-eval: accuracy, sensitivity, specificity, AUC-ROC with confidence
 // intervals and ROC plots, for a model, an ensemble or a predictions CSV.
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "derm/evaluate_models.hpp"
 #include "derm/logging.hpp"
 #include "tool_main.hpp"
 
 namespace {
+
+// A number in [0, 1]; unlike CLI::Range it refuses nan.
+const CLI::Validator kProbability(
+    [](std::string& text) {
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      const bool number = !text.empty() && *end == '\0';
+      return number && value >= 0.0 && value <= 1.0 ? std::string() : "'" + text + "' is not a number in [0, 1]";
+    },
+    "in [0, 1]");
 
 struct CommandLine {
   derm::EvalRequest request;
@@ -46,12 +58,12 @@ int main(int argc, char** argv) {
   app.add_flag("--json", cl.json, "Print the report as JSON on stdout")->group("Output");
 
   app.add_option("--threshold", r.thresholds.fixed_threshold, "Fixed decision threshold")->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0))->group("Decision");
+      ->check(kProbability)->group("Decision");
   app.add_option("--threshold-policy", cl.policy,
                  "fixed, youden, or target_sensitivity (the last two chosen on --val-split, then applied)")
       ->capture_default_str()->group("Decision");
   app.add_option("--target-sensitivity", r.thresholds.target_sensitivity, "For target_sensitivity")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0))->group("Decision");
+      ->capture_default_str()->check(kProbability)->group("Decision");
   app.add_option("--val-split", r.val_split, "Split the thresholds are chosen on")->capture_default_str()
       ->group("Decision");
   app.add_option("--val-predictions", r.val_predictions_csvs,

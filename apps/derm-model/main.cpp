@@ -44,7 +44,8 @@ int info(const std::vector<fs::path>& models) {
 
 int create(const CreateOptions& o) {
   derm::ModelMetadata m;
-  if (o.classes.size() < 2) throw derm::Error("--classes needs at least two class names");
+  if (o.classes.size() < 2) throw derm::OptionError("--classes needs at least two class names");
+  derm::check_class_names(o.classes, "--classes");
   m.architecture.num_classes = static_cast<int>(o.classes.size());
   m.architecture.aux_logits = o.aux_logits;
   m.architecture.input_size = o.input_size;

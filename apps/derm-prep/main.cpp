@@ -4,7 +4,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include "derm/atomic_file.hpp"
 #include "derm/diagnosis.hpp"
 #include "derm/error.hpp"
 #include "derm/grouped_split.hpp"
@@ -65,6 +64,7 @@ int main(int argc, char** argv) {
   CLI::App app("Builds a derm manifest from ISIC label files and images: checks every image, "
                "hashes it, finds duplicates and cross-split leaks, keeps or makes leak-free splits.",
                "derm-prep");
+  app.set_version_flag("--version", "derm-prep 0.1.0");
   app.footer(std::string(kFooter) + derm::describe_tasks() + kFooterEnd);
   app.add_option("--task", cl.prep.task, "Class list: isic2017, melanoma or ham7")
       ->capture_default_str();
@@ -111,12 +111,9 @@ int main(int argc, char** argv) {
     if (cl.prep.sources.empty()) throw derm::Error("no input: give --source or --isic2017-dir");
     if (!cl.split.empty()) cl.prep.split_fractions = derm::parse_split_fractions(cl.split);
     cl.prep.cache_policy = derm::parse_resize_policy(cl.cache_policy);
+    cl.prep.summary = cl.summary_path;
     const derm::PrepResult result = derm::run_prep(cl.prep);
-    const std::string summary = result.summary.dump(2) + "\n";
-    if (!cl.summary_path.empty()) {
-      derm::write_file_atomically(cl.summary_path, [&](std::ostream& out) { out << summary; });
-    }
-    if (cl.json) std::fputs(summary.c_str(), stdout);
+    if (cl.json) std::fputs((result.summary.dump(2) + "\n").c_str(), stdout);
     return derm::cli::kExitOk;
   });
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace derm {
 
@@ -17,6 +18,35 @@ void write_file_atomically(const std::filesystem::path& path,
 // Same, for a producer that writes to a file name (e.g. cv::imwrite, torch::save).
 void write_path_atomically(const std::filesystem::path& path,
                            const std::function<void(const std::filesystem::path& tmp)>& write);
+
+// Outputs that appear together or not at all (a manifest and its summary, a
+// report and its plots): each is written, by any atomic writer, under a staged
+// name beside its destination, and commit() renames them all into place once
+// every one was written. What was staged but not committed is removed when the
+// StagedFiles goes away, e.g. when a later output fails.
+class StagedFiles {
+ public:
+  StagedFiles() = default;
+  StagedFiles(const StagedFiles&) = delete;
+  StagedFiles& operator=(const StagedFiles&) = delete;
+  ~StagedFiles();
+
+  // Calls write(staged) for `destination`, the staged name being
+  // ".<name>.staged-<hex>" beside it; a derm::Error names `destination`.
+  void write(const std::filesystem::path& destination,
+             const std::function<void(const std::filesystem::path& staged)>& write);
+
+  // Renames every staged file to its destination. A destination that is a
+  // folder is a derm::Error before anything is renamed.
+  void commit();
+
+ private:
+  struct File {
+    std::filesystem::path staged;
+    std::filesystem::path destination;
+  };
+  std::vector<File> files_;
+};
 
 // Removes the temporaries of `path` that writes cut short by a kill left
 // behind. Only for a path no other process is writing at the same time.

@@ -65,11 +65,13 @@ struct EvaluationOptions {
   std::optional<Thresholds> thresholds;       // from choose_thresholds on validation data
   BootstrapOptions bootstrap;                 // 1000 seeded resamples by default; 0 = no CIs
   bool include_members = true;                // evaluate each member alone (when members > 1)
+  bool untrained = false;                     // some model behind the predictions was never trained
 };
 
 // The report (JSON):
 // {
 //   "images", "members", "classes", "positive_classes", "class_counts": {class: n},
+//   "untrained": options.untrained (as in derm-classify's JSON),
 //   "thresholds": {"policy", "values": {decision: {class: t}}},
 //   "bootstrap": {"resamples", "seed", "confidence"},
 //   "decisions": {"majority_vote": D, "mean_probability": D},  // majority_vote only when members > 1

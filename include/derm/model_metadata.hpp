@@ -19,6 +19,10 @@ struct Preprocessing {
   std::array<float, 3> std{0.229f, 0.224f, 0.225f};
 };
 
+// The largest input or backbone side a model may have: beyond the paper's 700
+// by far, and a 4096x4096 batch of one already needs gigabytes.
+inline constexpr int kMaxInputSize = 4096;
+
 struct Architecture {
   std::string name = "inception_v3";
   int num_classes = 1000;
@@ -45,6 +49,8 @@ inline constexpr int kModelFormatVersion = 1;
 
 nlohmann::json to_json(const ModelMetadata& metadata);
 // derm::Error naming `origin` (a file) for a missing or malformed field.
+// Class names are non-empty and distinct; derm::Error naming `origin` otherwise.
+void check_class_names(const std::vector<std::string>& classes, const std::string& origin);
 ModelMetadata model_metadata_from_json(const nlohmann::json& json, const std::string& origin);
 
 // The network's input for one image: decoded RGB resized by the model's policy.

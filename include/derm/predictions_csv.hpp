@@ -27,9 +27,11 @@ void write_predictions_csv(const std::filesystem::path& path, const Predictions&
 // `id`) followed by the positive classes in order, or by all the classes; for
 // two classes also `id,probability` / `image_id,probability`. A class missing
 // from the file (the rest class) gets max(0, 1 - sum of the others).
-// derm::Error names the file (and line): wrong header (one line giving the
-// expected one), wrong field count, a value that is not a number in [0, 1],
-// duplicate ids, no rows.
+// A UTF-8 byte-order mark is skipped. derm::Error names the file (and line):
+// wrong header (one line giving the expected one), a row with more or fewer
+// fields than the header, a value that is not a number in [0, 1], a row whose
+// probabilities sum to more than 1 (beyond 1e-3 of rounding), duplicate ids,
+// no rows.
 Predictions read_predictions_csv(const std::filesystem::path& path, const std::vector<std::string>& classes);
 
 // An ensemble from its members' predictions CSVs, one member per file (as
@@ -47,6 +49,7 @@ struct GroundTruth {
 };
 
 // ISIC 2017 Part 3 ground truth; classes melanoma, seborrheic_keratosis, nevus.
+// A UTF-8 byte-order mark is skipped.
 GroundTruth read_isic2017_ground_truth(const std::filesystem::path& path);
 
 // The entries of one split of a manifest (derm::Error when it has none).

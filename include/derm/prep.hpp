@@ -5,7 +5,12 @@
 // classes (diagnosis.hpp) -> check every image (decodable colour image of at
 // least min_side px, SHA-256 of its bytes, 64-bit pHash) -> find duplicates ->
 // keep the given splits or make a grouped stratified split -> optional resized
-// cache -> write the manifest atomically and return a JSON summary.
+// cache -> write the manifest (and the JSON summary) and return the summary.
+// The manifest and summary are written as a set (StagedFiles, derm/atomic_file.hpp): both
+// or neither. An output that is one of the run's input files (a label file, a
+// record, an image; cache files included) is a derm::Error before anything is
+// written. A cache file that cannot be written is a derm::Error naming it, not
+// an exclusion.
 //
 // Exclusions (listed in the summary with their reason, never fatal):
 //   - the task does not use the diagnosis ("not in task <name>")
@@ -39,6 +44,7 @@ struct PrepOptions {
   std::string task = "isic2017";
   std::vector<SourceSpec> sources;
   std::filesystem::path out;  // the manifest
+  std::filesystem::path summary;  // the JSON summary too; empty: none
   // Empty: every source must give its split. Otherwise images without a given
   // split are split grouped by lesion_id, patient_id and duplicates, stratified by class.
   std::vector<std::pair<std::string, double>> split_fractions;

@@ -9,8 +9,9 @@
 // a seeded order over the manifest split (a fresh permutation each time the
 // split is used up) and its distortions come from derive_seed(seed, 0, k). A
 // shard is written to a temporary file and renamed into place when complete,
-// so an interrupted run resumes by skipping the shards that exist; the folder's
-// augment-run.json must match the new run's parameters, otherwise derm::Error.
+// so an interrupted run resumes by skipping the shards that exist complete (a
+// damaged one, e.g. truncated, is written again); the folder's augment-run.json
+// must match the new run's parameters, otherwise derm::Error naming the difference.
 // index.json (shard list, class counts) is written when every shard exists.
 #include <cstdint>
 #include <filesystem>

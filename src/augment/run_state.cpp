@@ -1,6 +1,10 @@
 #include "run_state.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
+
+#include <spdlog/spdlog.h>
 
 #include "derm/atomic_file.hpp"
 #include "derm/error.hpp"
@@ -32,8 +36,42 @@ class Fnv1a {
   std::uint64_t hash_ = 0xCBF29CE484222325ULL;
 };
 
-std::string shorten(const std::string& text) {
-  return text.size() <= 60 ? text : text.substr(0, 57) + "...";
+// "was OLD, now NEW"; for objects, that of each key whose value differs:
+// "key: was OLD, now NEW; ...".
+std::string difference(const nlohmann::json& old, const nlohmann::json& now) {
+  if (!old.is_object() || !now.is_object()) return "was " + old.dump() + ", now " + now.dump();
+  std::set<std::string> keys;
+  for (const auto& [key, value] : old.items()) keys.insert(key);
+  for (const auto& [key, value] : now.items()) keys.insert(key);
+  std::string text;
+  for (const std::string& key : keys) {
+    const nlohmann::json before = old.contains(key) ? old[key] : nlohmann::json();
+    const nlohmann::json after = now.contains(key) ? now[key] : nlohmann::json();
+    if (before != after) text += (text.empty() ? "" : "; ") + key + ": " + difference(before, after);
+  }
+  return text;
+}
+
+// Whether a shard is a readable tar holding exactly the entries of its samples, in order.
+bool is_complete_shard(const fs::path& path, std::int64_t first_sample, std::int64_t samples) {
+  std::vector<std::string> expected;
+  for (std::int64_t k = first_sample; k < first_sample + samples; ++k) {
+    expected.push_back(sample_key(k) + ".jpg");
+    expected.push_back(sample_key(k) + ".json");
+  }
+  std::vector<std::string> names;
+  try {
+    walk_tar(path, [&](const TarMember& member, std::istream&) { names.push_back(member.name); });
+  } catch (const Error& e) {
+    spdlog::warn("{}; writing the shard again", e.what());
+    return false;
+  }
+  if (names != expected) {
+    spdlog::warn("{}: holds {} entries, expected {}; writing the shard again", path.string(), names.size(),
+                 expected.size());
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -121,16 +159,17 @@ void prepare_run_folder(const fs::path& out_dir, const nlohmann::json& record) {
     const nlohmann::json old = existing.contains(key) ? existing[key] : nlohmann::json();
     if (old != value) {
       throw Error(run_file.string() + ": this folder holds a run with different " + key + " (" +
-                  shorten(old.dump()) + ", now " + shorten(value.dump()) +
-                  "); use another --out folder or delete this one");
+                  difference(old, value) + "); use another --out folder or delete this one");
     }
   }
 }
 
-std::vector<std::int64_t> missing_shards(const fs::path& out_dir, std::int64_t shards_total) {
+std::vector<std::int64_t> missing_shards(const fs::path& out_dir, std::int64_t samples, int shard_size) {
   std::vector<std::int64_t> missing;
-  for (std::int64_t shard = 0; shard < shards_total; ++shard) {
-    if (!fs::exists(out_dir / shard_name(shard))) missing.push_back(shard);
+  for (std::int64_t first = 0, shard = 0; first < samples; first += shard_size, ++shard) {
+    const fs::path path = out_dir / shard_name(shard);
+    const std::int64_t count = std::min<std::int64_t>(shard_size, samples - first);
+    if (!fs::exists(path) || !is_complete_shard(path, first, count)) missing.push_back(shard);
   }
   return missing;
 }

@@ -17,8 +17,10 @@ nlohmann::json make_run_record(const Manifest& manifest, const ShardRunOptions& 
 // writes augment-run.json or checks that the existing one matches `record`.
 void prepare_run_folder(const std::filesystem::path& out_dir, const nlohmann::json& record);
 
-// Indices of the shards that do not exist yet, ascending.
-std::vector<std::int64_t> missing_shards(const std::filesystem::path& out_dir, std::int64_t shards_total);
+// Indices of the shards of a run of `samples` that do not exist yet or are
+// incomplete (not a readable tar holding exactly their samples, e.g. truncated;
+// logged as a warning), ascending.
+std::vector<std::int64_t> missing_shards(const std::filesystem::path& out_dir, std::int64_t samples, int shard_size);
 
 void write_index(const ShardRunSummary& summary, const std::vector<std::string>& classes);
 

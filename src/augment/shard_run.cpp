@@ -25,14 +25,14 @@ namespace fs = std::filesystem;
 namespace {
 
 void validate(const ShardRunOptions& o) {
-  if (o.out_dir.empty()) throw Error("--out: an output folder is required");
-  if (o.samples <= 0) throw Error("--samples must be positive, got " + std::to_string(o.samples));
-  if (o.shard_size <= 0) throw Error("--shard-size must be positive, got " + std::to_string(o.shard_size));
-  if (o.threads < 1 || o.threads > 256) throw Error("--threads must be in [1, 256], got " + std::to_string(o.threads));
+  if (o.out_dir.empty()) throw OptionError("--out: an output folder is required");
+  if (o.samples <= 0) throw OptionError("--samples must be positive, got " + std::to_string(o.samples));
+  if (o.shard_size <= 0) throw OptionError("--shard-size must be positive, got " + std::to_string(o.shard_size));
+  if (o.threads < 1 || o.threads > 256) throw OptionError("--threads must be in [1, 256], got " + std::to_string(o.threads));
   if (o.jpeg_quality < 1 || o.jpeg_quality > 100) {
-    throw Error("--jpeg-quality must be in [1, 100], got " + std::to_string(o.jpeg_quality));
+    throw OptionError("--jpeg-quality must be in [1, 100], got " + std::to_string(o.jpeg_quality));
   }
-  if (o.cache_images < 0) throw Error("--cache-images must not be negative, got " + std::to_string(o.cache_images));
+  if (o.cache_images < 0) throw OptionError("--cache-images must not be negative, got " + std::to_string(o.cache_images));
   o.params.validate();
 }
 
@@ -193,7 +193,7 @@ ShardRunSummary write_augmented_shards(const Manifest& manifest, const ShardRunO
   summary.shards_total = (options.samples + options.shard_size - 1) / options.shard_size;
   summary.class_counts = count_classes(entries, options.seed, options.samples);
 
-  std::vector<std::int64_t> missing = detail::missing_shards(options.out_dir, summary.shards_total);
+  std::vector<std::int64_t> missing = detail::missing_shards(options.out_dir, options.samples, options.shard_size);
   summary.shards_skipped = summary.shards_total - static_cast<std::int64_t>(missing.size());
   const bool stopping_early = options.stop_after_shards >= 0 &&
                               options.stop_after_shards < static_cast<std::int64_t>(missing.size());

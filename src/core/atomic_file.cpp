@@ -16,13 +16,27 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string temporary_prefix(const fs::path& path) { return "." + path.filename().string() + ".tmp-"; }
+constexpr const char* kTemporaryInfix = ".tmp-";
 
-fs::path temporary_sibling(const fs::path& path) {
+std::string hidden_prefix(const fs::path& path, const std::string& infix) {
+  return "." + path.filename().string() + infix;
+}
+
+// ".<name><infix><random hex>" beside `path`.
+fs::path hidden_sibling(const fs::path& path, const std::string& infix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::ostringstream name;
-  name << temporary_prefix(path) << std::hex << rng();
+  name << hidden_prefix(path, infix) << std::hex << rng();
   return path.parent_path() / name.str();
+}
+
+fs::path temporary_sibling(const fs::path& path) { return hidden_sibling(path, kTemporaryInfix); }
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
 }
 
 void fsync_path(const fs::path& path) {
@@ -57,9 +71,38 @@ void write_path_atomically(const fs::path& path,
   }
 }
 
+StagedFiles::~StagedFiles() {
+  std::error_code ec;
+  for (const auto& file : files_) fs::remove(file.staged, ec);
+}
+
+void StagedFiles::write(const fs::path& destination, const std::function<void(const fs::path& staged)>& write) {
+  const fs::path staged = hidden_sibling(destination, ".staged-");
+  files_.push_back({staged, destination});
+  try {
+    write(staged);
+  } catch (const Error& e) {
+    throw Error(replace_all(e.what(), staged.string(), destination.string()));
+  }
+}
+
+void StagedFiles::commit() {
+  for (const auto& file : files_) {
+    if (fs::is_directory(file.destination)) {
+      throw Error(file.destination.string() + ": is a folder, cannot write the file there");
+    }
+  }
+  for (const auto& file : files_) {
+    std::error_code ec;
+    fs::rename(file.staged, file.destination, ec);
+    if (ec) throw Error(file.destination.string() + ": cannot write: " + ec.message());
+  }
+  files_.clear();
+}
+
 void remove_stale_temporaries(const fs::path& path) {
   const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  const std::string prefix = temporary_prefix(path);
+  const std::string prefix = hidden_prefix(path, kTemporaryInfix);
   std::error_code ec;
   for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->path().filename().string().rfind(prefix, 0) == 0) fs::remove(it->path(), ec);

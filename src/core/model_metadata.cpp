@@ -1,5 +1,6 @@
 #include "derm/model_metadata.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "derm/error.hpp"
@@ -45,6 +46,16 @@ json to_json(const ModelMetadata& m) {
   };
 }
 
+void check_class_names(const std::vector<std::string>& classes, const std::string& origin) {
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    if (classes[i].empty()) throw Error(origin + ": class " + std::to_string(i + 1) + " has an empty name");
+    if (std::find(classes.begin(), classes.begin() + static_cast<std::ptrdiff_t>(i), classes[i]) !=
+        classes.begin() + static_cast<std::ptrdiff_t>(i)) {
+      throw Error(origin + ": class '" + classes[i] + "' is named twice");
+    }
+  }
+}
+
 ModelMetadata model_metadata_from_json(const json& j, const std::string& origin) {
   try {
     if (j.value("format", "") != "derm-model") {
@@ -73,6 +84,7 @@ ModelMetadata model_metadata_from_json(const json& j, const std::string& origin)
       throw Error(origin + ": " + std::to_string(m.classes.size()) + " class names for " +
                   std::to_string(m.architecture.num_classes) + " outputs");
     }
+    check_class_names(m.classes, origin);
     const auto& p = j.at("preprocessing");
     m.preprocessing.input_size = p.at("input_size").get<int>();
     m.preprocessing.resize_policy = parse_resize_policy(p.at("resize_policy").get<std::string>());

@@ -124,7 +124,7 @@ Task task_by_name(const std::string& name) {
   }
   std::string known;
   for (const auto& n : task_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error("unknown task '" + name + "' (known tasks: " + known + ")");
+  throw OptionError("--task: unknown task '" + name + "' (known tasks: " + known + ")");
 }
 
 std::string describe_tasks() {

@@ -76,7 +76,7 @@ std::vector<std::pair<std::string, double>> parse_split_fractions(const std::str
   std::stringstream stream(text);
   for (std::string part; std::getline(stream, part, ',');) parts.push_back(part);
   const auto bad = [&](const std::string& why) {
-    return Error("--split '" + text + "': " + why +
+    return OptionError("--split '" + text + "': " + why +
                  " (expected e.g. 0.8,0.1,0.1 or train=0.7,val=0.15,test=0.15)");
   };
   if (parts.size() < 2) throw bad("need at least two fractions");

@@ -300,7 +300,7 @@ SourceSpec parse_source_spec(const std::string& text) {
   SourceSpec spec;
   spec.format = parts[0];
   const auto bad = [&](const std::string& why) {
-    return Error("--source '" + text + "': " + why);
+    return OptionError("--source '" + text + "': " + why);
   };
   if (std::find(formats.begin(), formats.end(), spec.format) == formats.end()) {
     throw bad("unknown format '" + spec.format + "' (known: " + join_header(formats) + ")");

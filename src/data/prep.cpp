@@ -55,34 +55,46 @@ std::string safe_file_name(const std::string& id) {
   return name;
 }
 
-// Reads, hashes and decodes one image; fills the candidate or its error.
+fs::path cache_file(const std::string& id, const PrepOptions& options) {
+  return options.cache_dir / (safe_file_name(id) + ".png");
+}
+
+// The resized PNG copy of an image. derm::Error naming the cache file when it
+// cannot be written: a failure of the run, not of the image.
+fs::path write_cache_copy(const cv::Mat& rgb, const std::string& id, const PrepOptions& options) {
+  const fs::path cached = cache_file(id, options);
+  const cv::Mat resized = resize_to_square(rgb, options.cache_size, options.cache_policy);
+  cv::Mat bgr;
+  cv::cvtColor(resized, bgr, cv::COLOR_RGB2BGR);
+  std::vector<unsigned char> png;
+  if (!cv::imencode(".png", bgr, png)) throw Error(cached.string() + ": cannot encode PNG");
+  write_file_atomically(cached, [&](std::ostream& out) {
+    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+  });
+  return cached;
+}
+
+// Reads, hashes and decodes one image, filling the candidate or, for a bad
+// image, its error; then writes its cache copy.
 void check_image(Candidate* c, const PrepOptions& options) {
+  cv::Mat rgb;
   try {
     const std::string bytes = read_file(c->image.path);
     c->content_hash = sha256_hex(bytes);
     ImageReadOptions read_options;
     read_options.min_side = options.min_side;
-    const cv::Mat rgb = read_rgb_image(c->image.path, read_options);
+    rgb = read_rgb_image(c->image.path, read_options);
     c->width = rgb.cols;
     c->height = rgb.rows;
     c->phash = perceptual_hash(rgb);
-    if (!options.cache_dir.empty()) {
-      const cv::Mat resized = resize_to_square(rgb, options.cache_size, options.cache_policy);
-      cv::Mat bgr;
-      cv::cvtColor(resized, bgr, cv::COLOR_RGB2BGR);
-      std::vector<unsigned char> png;
-      if (!cv::imencode(".png", bgr, png)) throw Error(c->image.path.string() + ": cannot encode PNG");
-      const fs::path cached = options.cache_dir / (safe_file_name(c->image.id) + ".png");
-      write_file_atomically(cached, [&](std::ostream& out) {
-        out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-      });
-      c->cache_path = cached.string();
-    }
   } catch (const Error& e) {
     c->error = e.what();
+    return;
   } catch (const std::exception& e) {
     c->error = c->image.path.string() + ": " + e.what();
+    return;
   }
+  if (!options.cache_dir.empty()) c->cache_path = write_cache_copy(rgb, c->image.id, options).string();
 }
 
 void check_all(std::vector<Candidate>* candidates, const PrepOptions& options) {
@@ -130,6 +142,50 @@ struct Groups {
   void join(std::size_t a, std::size_t b) { parent[find(a)] = find(b); }
 };
 
+// The files a run reads, keyed by their canonical path (links resolved), so
+// that no output can replace one of them.
+class InputFiles {
+ public:
+  void add(const fs::path& file) { files_.emplace(key(file), file); }
+
+  // derm::Error naming the option and both paths when `output` is an input.
+  void refuse_as_output(const std::string& option, const fs::path& output) const {
+    const auto found = files_.find(key(output));
+    if (found != files_.end()) {
+      throw Error(option + " " + output.string() + ": would overwrite the input file " + found->second.string());
+    }
+  }
+
+ private:
+  static fs::path key(const fs::path& file) {
+    std::error_code ec;
+    const fs::path canonical = fs::weakly_canonical(file, ec);
+    return ec ? fs::absolute(file).lexically_normal() : canonical;
+  }
+
+  std::map<fs::path, fs::path> files_;
+};
+
+void refuse_overwriting_inputs(const InputFiles& inputs, const std::vector<Candidate>& candidates,
+                               const PrepOptions& options) {
+  inputs.refuse_as_output("--out", options.out);
+  if (!options.summary.empty()) inputs.refuse_as_output("--summary", options.summary);
+  if (options.cache_dir.empty()) return;
+  for (const auto& c : candidates) inputs.refuse_as_output("--cache", cache_file(c.image.id, options));
+}
+
+// The manifest and the summary: both or neither.
+void write_outputs(const PrepResult& result, const PrepOptions& options) {
+  StagedFiles outputs;
+  outputs.write(options.out, [&](const fs::path& path) { write_manifest(path, result.manifest); });
+  if (!options.summary.empty()) {
+    outputs.write(options.summary, [&](const fs::path& path) {
+      write_file_atomically(path, [&](std::ostream& out) { out << result.summary.dump(2) << '\n'; });
+    });
+  }
+  outputs.commit();
+}
+
 std::string manifest_path(const fs::path& image, const PrepOptions& options) {
   const fs::path absolute = fs::absolute(image).lexically_normal();
   if (options.absolute_paths) return absolute.string();
@@ -160,7 +216,7 @@ PrepResult run_prep(const PrepOptions& options) {
   if (options.sources.empty()) throw Error("no --source given");
   if (options.out.empty()) throw Error("no --out manifest given");
   if (!options.cache_dir.empty() && options.cache_size < 8) {
-    throw Error("--cache-size " + std::to_string(options.cache_size) + ": must be at least 8");
+    throw OptionError("--cache-size " + std::to_string(options.cache_size) + ": must be at least 8");
   }
   const Task task = task_by_name(options.task);
   Exclusions excluded;
@@ -170,12 +226,18 @@ PrepResult run_prep(const PrepOptions& options) {
   std::set<fs::path> image_folders;
   std::set<fs::path> labelled_paths;
   std::unordered_map<std::string, std::string> origin_of_id;
+  InputFiles inputs;
   for (const auto& spec : options.sources) {
     auto images = read_source(spec);
     spdlog::info("{}: {} labelled images ({})", spec.labels.string(), images.size(), spec.format);
+    if (fs::is_regular_file(spec.labels)) inputs.add(spec.labels);
     if (spec.format != "folders") image_folders.insert(fs::absolute(spec.images).lexically_normal());
     for (auto& image : images) {
-      if (!image.path.empty()) labelled_paths.insert(fs::absolute(image.path).lexically_normal());
+      if (spec.format == "isic-json") inputs.add(image.origin);
+      if (!image.path.empty()) {
+        labelled_paths.insert(fs::absolute(image.path).lexically_normal());
+        inputs.add(image.path);
+      }
       const auto [it, first] = origin_of_id.emplace(image.id, image.origin);
       if (!first) {
         excluded.add(image, "duplicate id '" + image.id + "': also labelled at " + it->second);
@@ -191,7 +253,7 @@ PrepResult run_prep(const PrepOptions& options) {
         continue;
       }
       if (image.split.empty() && options.split_fractions.empty()) {
-        throw Error("--source " + spec.format + ":" + spec.labels.string() +
+        throw OptionError("--source " + spec.format + ":" + spec.labels.string() +
                     " gives no split: add :SPLIT to it or use --split");
       }
       Candidate c;
@@ -207,8 +269,10 @@ PrepResult run_prep(const PrepOptions& options) {
       orphan.id = stem;
       orphan.path = path;
       excluded.add(orphan, "image file with no label row");
+      inputs.add(path);
     }
   }
+  refuse_overwriting_inputs(inputs, candidates, options);
 
   // 2. Decode, hash, cache.
   if (!options.cache_dir.empty()) fs::create_directories(options.cache_dir);
@@ -310,8 +374,6 @@ PrepResult run_prep(const PrepOptions& options) {
                   "'; the manifest could not record it (check the sources)");
     }
   }
-  write_manifest(options.out, result.manifest);
-
   json per_split = json::object();
   for (const auto& [split, by_class] : counts) {
     json row = json::object();
@@ -352,6 +414,7 @@ PrepResult run_prep(const PrepOptions& options) {
                     {"near_distance", options.near_distance},
                     {"drop_leaks", options.drop_leaks},
                     {"duplicates", duplicates}};
+  write_outputs(result, options);
   spdlog::info("{}: {} images, {} excluded, {} identical + {} near duplicate pairs, {} across splits",
                options.out.string(), result.manifest.entries.size(), excluded.list.size(), identical_pairs,
                near_pairs, leaks);

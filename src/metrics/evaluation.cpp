@@ -112,6 +112,7 @@ nlohmann::json evaluate(const Predictions& predictions, const std::vector<int>& 
       {"classes", predictions.classes},
       {"positive_classes", positive_names},
       {"class_counts", class_counts},
+      {"untrained", options.untrained},
       {"thresholds", used.to_json()},
       {"bootstrap",
        {{"resamples", options.bootstrap.resamples},

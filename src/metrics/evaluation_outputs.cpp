@@ -24,8 +24,8 @@ std::string file_safe(std::string name) {
   return name;
 }
 
-void write_roc_plots(const fs::path& out_dir, const Predictions& predictions, const std::vector<int>& labels,
-                     const EvaluationOptions& options) {
+void write_roc_plots(StagedFiles& outputs, const fs::path& out_dir, const Predictions& predictions,
+                     const std::vector<int>& labels, const EvaluationOptions& options) {
   for (const int c : detail::positive_class_indices(predictions.classes, options.positive_classes)) {
     const std::vector<bool> positive = detail::is_class(labels, c);
     std::vector<RocSeries> series;
@@ -36,7 +36,8 @@ void write_roc_plots(const fs::path& out_dir, const Predictions& predictions, co
     }
     const std::string title = "ROC: " + readable(predictions.classes[c]) + " vs rest (" +
                               std::to_string(predictions.images()) + " images)";
-    write_roc_plot(out_dir / ("roc_" + file_safe(predictions.classes[c]) + ".png"), title, series);
+    outputs.write(out_dir / ("roc_" + file_safe(predictions.classes[c]) + ".png"),
+                  [&](const fs::path& path) { write_roc_plot(path, title, series); });
   }
 }
 
@@ -45,9 +46,13 @@ void write_roc_plots(const fs::path& out_dir, const Predictions& predictions, co
 nlohmann::json write_evaluation_outputs(const fs::path& out_dir, const Predictions& predictions,
                                         const std::vector<int>& labels, const EvaluationOptions& options) {
   const nlohmann::json report = evaluate(predictions, labels, options);
-  write_file_atomically(out_dir / "report.json", [&](std::ostream& out) { out << report.dump(2) << '\n'; });
-  write_predictions_csv(out_dir / "predictions.csv", predictions);
-  write_roc_plots(out_dir, predictions, labels, options);
+  StagedFiles outputs;
+  outputs.write(out_dir / "report.json", [&](const fs::path& path) {
+    write_file_atomically(path, [&](std::ostream& out) { out << report.dump(2) << '\n'; });
+  });
+  outputs.write(out_dir / "predictions.csv", [&](const fs::path& path) { write_predictions_csv(path, predictions); });
+  write_roc_plots(outputs, out_dir, predictions, labels, options);
+  outputs.commit();
   return report;
 }
 

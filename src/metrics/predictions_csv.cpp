@@ -31,9 +31,12 @@ std::vector<std::string> split_fields(const std::string& line) {
   return fields;
 }
 
-// Non-blank lines of a text file with their 1-based line numbers, CR stripped.
+// Non-blank lines of a text file with their 1-based line numbers, a UTF-8
+// byte-order mark and CRs stripped.
 std::vector<std::pair<int, std::string>> read_lines(const fs::path& path) {
-  std::istringstream text(read_file(path));
+  std::string content = read_file(path);
+  if (content.compare(0, 3, "\xEF\xBB\xBF") == 0) content.erase(0, 3);
+  std::istringstream text(content);
   std::vector<std::pair<int, std::string>> lines;
   std::string line;
   for (int number = 1; std::getline(text, line); ++number) {
@@ -57,6 +60,15 @@ double parse_probability(const std::string& field, const fs::path& path, int lin
                 "' is not a probability in [0, 1]");
   }
   return value;
+}
+
+// Rounding slack for a row's probabilities summing to at most 1.
+constexpr double kSumTolerance = 1e-3;
+
+std::string format_sum(double sum) {
+  std::ostringstream text;
+  text << sum;
+  return text.str();
 }
 
 std::string first_few(const std::vector<std::string>& ids) {
@@ -115,6 +127,10 @@ Predictions read_predictions_csv(const fs::path& path, const std::vector<std::st
       const double p = parse_probability(fields[c + 1], path, number);
       probabilities[c] = static_cast<float>(p);
       sum += p;
+    }
+    if (sum > 1.0 + kSumTolerance) {
+      throw Error(path.string() + ": line " + std::to_string(number) + ": probabilities sum to " + format_sum(sum) +
+                  ", more than 1");
     }
     if (!all_classes) probabilities.back() = static_cast<float>(std::max(0.0, 1.0 - sum));
     predictions.ids.push_back(fields[0]);

@@ -58,7 +58,7 @@ struct Classifier::State {
 };
 
 Classifier::Classifier(const ClassifierOptions& options) : state_(std::make_unique<State>()) {
-  if (options.threads < 0) throw Error("--threads must be 0 (default) or positive");
+  if (options.threads < 0) throw OptionError("--threads must be 0 (default) or positive");
   if (options.threads > 0) torch::set_num_threads(options.threads);
   state_->device = parse_device(options.device);
   state_->paths = resolve_model_paths(options.models);
@@ -101,7 +101,7 @@ torch::Tensor symmetry_view(const torch::Tensor& batch, int k) {
 
 std::vector<std::vector<MemberOutput>> Classifier::classify(const std::vector<cv::Mat>& rgb_images, int tta_views) {
   if (tta_views != 1 && tta_views != 2 && tta_views != 4 && tta_views != 8) {
-    throw Error("--tta must be 1, 2, 4 or 8 views, got " + std::to_string(tta_views));
+    throw OptionError("--tta must be 1, 2, 4 or 8 views, got " + std::to_string(tta_views));
   }
   std::vector<std::vector<MemberOutput>> results(rgb_images.size());
   if (rgb_images.empty()) return results;

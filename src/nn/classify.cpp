@@ -75,7 +75,7 @@ std::vector<std::filesystem::path> expand_folders(const std::vector<std::filesys
 ClassifyResult classify_images(const ClassifyRequest& request) {
   const std::vector<std::filesystem::path> paths = expand_folders(request.images);
   if (paths.empty()) throw Error("no image given");
-  if (request.batch_size < 1) throw Error("--batch-size must be at least 1");
+  if (request.batch_size < 1) throw OptionError("--batch-size must be at least 1");
   Classifier classifier(request.classifier);
   ClassifyResult result;
   result.classes = classifier.classes();
@@ -116,7 +116,7 @@ ClassifyResult classify_images(const ClassifyRequest& request) {
 
 Predictions predict_entries(Classifier& classifier, const std::vector<ManifestEntry>& entries, int batch_size,
                             int tta_views, int workers, bool quiet) {
-  if (batch_size < 1) throw Error("--batch-size must be at least 1");
+  if (batch_size < 1) throw OptionError("--batch-size must be at least 1");
   Predictions predictions;
   predictions.classes = classifier.classes();
   predictions.member_probabilities.assign(classifier.members().size(), {});

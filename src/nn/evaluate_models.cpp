@@ -27,24 +27,24 @@ void check_request(const EvalRequest& r) {
     throw Error("give either --model (to run networks) or --predictions (to score CSVs), not both or neither");
   }
   if (!r.val_predictions_csvs.empty() && r.val_predictions_csvs.size() != r.predictions_csvs.size()) {
-    throw Error("--val-predictions: " + std::to_string(r.val_predictions_csvs.size()) + " file(s) for " +
+    throw OptionError("--val-predictions: " + std::to_string(r.val_predictions_csvs.size()) + " file(s) for " +
                 std::to_string(r.predictions_csvs.size()) +
                 " --predictions file(s); give one per member, in the same order");
   }
   if (r.manifest.has_value() == r.isic2017_ground_truth.has_value()) {
     throw Error("give the ground truth as either --manifest (with --split) or --ground-truth");
   }
-  if (models && !r.manifest) throw Error("--model needs --manifest: the images to classify come from it");
-  if (r.out_dir.empty()) throw Error("--out is required");
+  if (models && !r.manifest) throw OptionError("--model needs --manifest: the images to classify come from it");
+  if (r.out_dir.empty()) throw OptionError("--out is required");
   if (r.thresholds.policy != ThresholdPolicy::fixed) {
     if (models && r.val_split == r.split) {
-      throw Error("--val-split '" + r.val_split + "' is the evaluated split: thresholds must come from other data");
+      throw OptionError("--val-split '" + r.val_split + "' is the evaluated split: thresholds must come from other data");
     }
     if (csvs && r.val_predictions_csvs.empty()) {
-      throw Error("--threshold-policy " + threshold_policy_name(r.thresholds.policy) +
+      throw OptionError("--threshold-policy " + threshold_policy_name(r.thresholds.policy) +
                   " on a predictions CSV needs --val-predictions and a manifest with the validation split");
     }
-    if (csvs && !r.manifest) throw Error("--val-predictions needs --manifest for the validation labels");
+    if (csvs && !r.manifest) throw OptionError("--val-predictions needs --manifest for the validation labels");
   }
 }
 
@@ -72,6 +72,8 @@ json run_evaluation(const EvalRequest& r) {
     if (classifier.classes() != truth.classes) {
       throw Error("the model's classes differ from the manifest's (" + r.manifest->string() + ")");
     }
+    for (const auto& member : classifier.members()) options.untrained |= !member.trained();
+    if (options.untrained) spdlog::warn("the model is UNTRAINED; its metrics are meaningless");
     if (r.thresholds.policy != ThresholdPolicy::fixed) {
       spdlog::info("choosing thresholds ({}) on split '{}'", threshold_policy_name(r.thresholds.policy), r.val_split);
       const auto val_entries = manifest->split(r.val_split);

@@ -114,6 +114,10 @@ void check_architecture(const Architecture& a) {
                 std::to_string(a.backbone_size));
   }
   if (a.input_size < 32) throw Error("input size " + std::to_string(a.input_size) + " is below 32");
+  if (std::max(a.input_size, a.backbone_size) > kMaxInputSize) {
+    throw Error("input size " + std::to_string(std::max(a.input_size, a.backbone_size)) + " is above " +
+                std::to_string(kMaxInputSize));
+  }
 }
 
 }  // namespace

@@ -25,11 +25,11 @@ torch::Device parse_device(const std::string& name) {
   try {
     torch::Device device(name);
     if (device.is_cuda() && !torch::cuda::is_available()) {
-      throw Error("--device " + name + ": CUDA is not available on this machine");
+      throw OptionError("--device " + name + ": CUDA is not available on this machine");
     }
     return device;
   } catch (const c10::Error&) {
-    throw Error("--device '" + name + "': expected cpu, cuda, cuda:N or auto");
+    throw OptionError("--device '" + name + "': expected cpu, cuda, cuda:N or auto");
   }
 }
 

@@ -35,27 +35,27 @@ using nlohmann::json;
 OptimizerKind parse_optimizer(const std::string& name) {
   if (name == "sgd") return OptimizerKind::sgd;
   if (name == "adamw") return OptimizerKind::adamw;
-  throw Error("--optimizer '" + name + "': expected sgd or adamw");
+  throw OptionError("--optimizer '" + name + "': expected sgd or adamw");
 }
 
 ClassBalance parse_class_balance(const std::string& name) {
   if (name == "none") return ClassBalance::none;
   if (name == "sampler") return ClassBalance::sampler;
   if (name == "loss") return ClassBalance::loss;
-  throw Error("--balance '" + name + "': expected none, sampler or loss");
+  throw OptionError("--balance '" + name + "': expected none, sampler or loss");
 }
 
 SelectionMetric parse_selection_metric(const std::string& name) {
   if (name == "auc") return SelectionMetric::auc;
   if (name == "loss") return SelectionMetric::loss;
-  throw Error("--select-by '" + name + "': expected auc or loss");
+  throw OptionError("--select-by '" + name + "': expected auc or loss");
 }
 
 DataPlacement parse_data_placement(const std::string& name) {
   if (name == "auto") return DataPlacement::automatic;
   if (name == "device") return DataPlacement::device;
   if (name == "host") return DataPlacement::host;
-  throw Error("--data-on '" + name + "': expected auto, device or host");
+  throw OptionError("--data-on '" + name + "': expected auto, device or host");
 }
 
 namespace {
@@ -68,7 +68,7 @@ const char* name_of(SelectionMetric m) { return m == SelectionMetric::auc ? "auc
 
 void validate(const TrainOptions& o) {
   const auto require = [](bool ok, const std::string& message) {
-    if (!ok) throw Error(message);
+    if (!ok) throw OptionError(message);
   };
   require(!o.manifest.empty(), "--manifest is required");
   require(!o.out_dir.empty(), "--out is required");
@@ -87,6 +87,10 @@ void validate(const TrainOptions& o) {
   require(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1)");
   require(o.backbone_size >= 75, "--backbone-size must be at least 75 (Inception v3's minimum)");
   require(o.input_size >= 32, "--input-size must be at least 32");
+  require(std::max(o.input_size, o.backbone_size) <= kMaxInputSize,
+          "--input-size and --backbone-size must be at most " + std::to_string(kMaxInputSize));
+  require(o.head_epochs >= -1, "--head-epochs must be -1 (automatic) or more");
+  require(o.aux_loss_weight >= 0, "--aux-weight must be non-negative");
   require(o.steps_per_epoch >= 0, "--steps-per-epoch must be non-negative");
   require(o.patience >= 0, "--patience must be non-negative");
   require(o.time_limit_minutes >= 0 && std::isfinite(o.time_limit_minutes), "--time-limit must be non-negative");
@@ -95,9 +99,9 @@ void validate(const TrainOptions& o) {
   require(o.threads >= 0, "--threads must be non-negative");
   require(o.cache_mb >= 0, "--cache-mb must be non-negative");
   require(o.device_cache_mb >= 0, "--device-cache-mb must be non-negative");
-  if (o.init) require(fs::is_regular_file(*o.init), o.init->string() + ": no such model file (--init)");
+  if (o.init && !fs::is_regular_file(*o.init)) throw Error(o.init->string() + ": no such model file (--init)");
   require(!o.reset_heads || o.init, "--reset-heads needs --init");
-  if (o.shards) require(fs::is_directory(*o.shards), o.shards->string() + ": no such folder (--shards)");
+  if (o.shards && !fs::is_directory(*o.shards)) throw Error(o.shards->string() + ": no such folder (--shards)");
 }
 
 // Everything that determines the trajectory of training: a checkpoint made
@@ -723,7 +727,7 @@ json train_ensemble(const TrainOptions& options) {
     throw Error(o.manifest.string() + ": split '" + o.train_split + "' has fewer than 2 images");
   }
   if (static_cast<std::size_t>(o.batch_size) > source.labels.size()) {
-    throw Error("--batch-size " + std::to_string(o.batch_size) + " is more than the " +
+    throw OptionError("--batch-size " + std::to_string(o.batch_size) + " is more than the " +
                 std::to_string(source.labels.size()) + " training images of split '" + o.train_split + "'");
   }
   for (std::size_t c = 0; c < manifest.classes.size(); ++c) {
@@ -745,6 +749,10 @@ json train_ensemble(const TrainOptions& options) {
                                                              o.quiet),
                                device);
   std::optional<TrainingSet> val;
+  if (o.val_split == o.train_split) {
+    spdlog::warn("--val-split '{}' is the training split: the best epoch is chosen on images the network trained on",
+                 o.val_split);
+  }
   if (!o.val_split.empty()) {
     val.emplace(manifest_source(manifest.split(o.val_split)), shape.preprocessing, nullptr, o.cache_mb, o.workers, o.quiet);
   }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "derm/atomic_file.hpp"
 #include "test_support.hpp"
 #include "tool_fixtures.hpp"
 
@@ -155,6 +156,45 @@ TEST(EvalCli, ImpossibleRequestsAreOneLineErrors) {
     EXPECT_NE(err.find(expected), std::string::npos) << args << " -> " << err;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << " -> " << err;
   }
+}
+
+TEST(EvalCli, NonFiniteProbabilityOptionsAreBadCommandLines) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  write_predictions(dir / "p.csv", {{"syn_0_1", 0.9}, {"syn_0_3", 0.4}, {"syn_1_1", 0.6}, {"syn_1_3", 0.1}});
+  const std::string common =
+      "--predictions " + quoted(dir / "p.csv") + " --manifest " + quoted(manifest) + " --split val --out " +
+      quoted(dir / "eval");
+  for (const std::string option : {"--threshold nan", "--threshold inf", "--target-sensitivity nan"}) {
+    std::string out, err;
+    EXPECT_EQ(eval(common + " " + option, &out, &err), 2) << option;
+    EXPECT_NE(err.find(option.substr(0, option.find(' '))), std::string::npos) << option << " -> " << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << option << " -> " << err;
+  }
+  EXPECT_FALSE(fs::exists(dir / "eval"));
+}
+
+// As derm-classify does: a warning on stderr and "untrained" in the report.
+TEST(EvalCli, AnUntrainedModelIsFlagged) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
+  const fs::path model = write_small_model(dir / "m.safetensors", {"melanoma", "nevus"});
+  std::string out, err;
+  ASSERT_EQ(run_command(quoted(tool_path("derm-eval")) + " --model " + quoted(model) + " --manifest " +
+                            quoted(manifest) + " --split val --out " + quoted(dir / "eval") +
+                            " --bootstrap 0 --device cpu",
+                        &out, &err),
+            0)
+      << err;
+  EXPECT_NE(err.find("warning: the model is UNTRAINED"), std::string::npos) << err;
+  EXPECT_TRUE(json::parse(read_file(dir / "eval" / "report.json")).at("untrained").get<bool>());
+
+  ASSERT_EQ(eval("--predictions " + quoted(dir / "eval" / "predictions.csv") + " --manifest " + quoted(manifest) +
+                     " --split val --out " + quoted(dir / "scored") + " --bootstrap 0",
+                 &out, &err),
+            0)
+      << err;
+  EXPECT_FALSE(json::parse(read_file(dir / "scored" / "report.json")).at("untrained").get<bool>());
 }
 
 }  // namespace

@@ -70,5 +70,20 @@ TEST(ModelCli, ConvertRefusesAMissingModelAndAnUnknownType) {
   EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
 }
 
+TEST(ModelCli, CreateRefusesClassNamesThatCannotBeToldApartAndImpossibleSizes) {
+  TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"--input-size 75 --backbone-size 75 --classes melanoma melanoma", "--classes: class 'melanoma' is named twice"},
+      {"--input-size 75 --backbone-size 75 --classes '' nevus", "--classes: class 1 has an empty name"},
+      {"--input-size 100000", "input size 100000 is above 4096"}};
+  for (const auto& [args, message] : cases) {
+    std::string out, err;
+    EXPECT_EQ(model_tool("create " + quoted(dir / "m.safetensors") + " " + args, &out, &err), 1)
+        << args;
+    EXPECT_NE(err.find(message), std::string::npos) << args << " -> " << err;
+    EXPECT_FALSE(fs::exists(dir / "m.safetensors")) << args;
+  }
+}
+
 }  // namespace
 }  // namespace derm::testing

@@ -40,6 +40,14 @@ TEST(ToolMain, AnErrorIsTheFirstLineOfItsMessage) {
   EXPECT_EQ(domain.err, "derm-test: error: a.jpg: cannot decode\n");
 }
 
+TEST(ToolMain, AnOptionErrorIsABadCommandLine) {
+  CLI::App app{"test", "derm-test"};
+  const Outcome outcome =
+      run(app, {"derm-test"}, []() -> int { throw OptionError("--device 'tpu': expected cpu, cuda, cuda:N or auto"); });
+  EXPECT_EQ(outcome.code, kExitUsage);
+  EXPECT_EQ(outcome.err, "derm-test: error: --device 'tpu': expected cpu, cuda, cuda:N or auto (see --help)\n");
+}
+
 TEST(ToolMain, AtLeastNamesTheBoundAndRefusesWhatIsNotAnInteger) {
   const std::vector<std::pair<std::string, std::string>> refused{{"0", "must be at least 1, got 0"},
                                                                  {"-3", "must be at least 1, got -3"},

@@ -57,7 +57,8 @@ TEST_F(AugmentCli, StopAndResumeGivesIdenticalShards) {
         << shard_name(shard);
   }
   expect_one_line_error(shard_args("parts") + " --jpeg-quality 90", "different jpeg_quality");
-  expect_one_line_error(shard_args("parts") + " --rotation 0,90", "different params");
+  expect_one_line_error(shard_args("parts") + " --rotation 0,90",
+                        "different params (rotation_deg: was [0.0,360.0], now [0.0,90.0])");
 }
 
 TEST_F(AugmentCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
@@ -73,6 +74,9 @@ TEST_F(AugmentCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
   expect_one_line_error(shard_args("x", 0), "--threads");
   expect_one_line_error("--out " + (dir_ / "y").string() + " --samples 3", "--manifest");
   EXPECT_FALSE(fs::exists(dir_ / "x" / "shard-000000.tar"));
+  std::string out;
+  EXPECT_EQ(run("--version", &out), 0);
+  EXPECT_EQ(out, "derm-augment 0.1.0\n");
 }
 
 TEST_F(AugmentCli, PreviewWritesALabelledContactSheet) {

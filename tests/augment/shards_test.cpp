@@ -197,6 +197,21 @@ TEST_F(ShardRun, InterruptedAndResumedEqualsUninterrupted) {
   EXPECT_EQ(shard_bytes("whole"), shard_bytes("resumed"));
 }
 
+// A shard damaged after it was written (truncated, or holding other samples)
+// is not complete: it is written again, byte for byte.
+TEST_F(ShardRun, AnIncompleteShardIsWrittenAgain) {
+  write_augmented_shards(manifest_, options("out"));
+  const std::vector<std::string> whole = shard_bytes("out");
+  fs::resize_file(dir_ / "out" / shard_name(1), 1000);
+  fs::copy_file(dir_ / "out" / shard_name(0), dir_ / "out" / shard_name(2), fs::copy_options::overwrite_existing);
+
+  const ShardRunSummary repaired = write_augmented_shards(manifest_, options("out"));
+  EXPECT_TRUE(repaired.complete);
+  EXPECT_EQ(repaired.shards_skipped, 1);
+  EXPECT_EQ(repaired.shards_written, 2);
+  EXPECT_EQ(shard_bytes("out"), whole);
+}
+
 TEST_F(ShardRun, ThreadCountDoesNotChangeTheBytes) {
   ShardRunOptions one = options("one");
   one.threads = 1;
@@ -221,7 +236,12 @@ TEST_F(ShardRun, ResumeWithDifferentParametersFailsClearly) {
 
   ShardRunOptions other_params = options("out");
   other_params.params.rotation_deg = {0, 90};
-  EXPECT_NE(error_of(other_params).find("different params"), std::string::npos);
+  other_params.params.gamma = {0.5, 2.0};
+  const std::string params_error = error_of(other_params);
+  EXPECT_NE(params_error.find("different params (gamma: was [0.8,1.25], now [0.5,2.0]; "
+                              "rotation_deg: was [0.0,360.0], now [0.0,90.0])"),
+            std::string::npos)
+      << params_error;
 
   ShardRunOptions other_count = options("out");
   other_count.samples = 8;

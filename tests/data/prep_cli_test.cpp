@@ -25,6 +25,8 @@ TEST(PrepCli, HelpDocumentsTasksAndSources) {
   EXPECT_NE(out.find("mel->melanoma, bkl->seborrheic_keratosis, nv->nevus"), std::string::npos) << out;
   EXPECT_NE(out.find("ham10000:CSV:IMAGE_DIR"), std::string::npos);
   EXPECT_NE(out.find("--drop-leaks"), std::string::npos);
+  ASSERT_EQ(run_prep("--version", &out, &err), 0);
+  EXPECT_EQ(out, "derm-prep 0.1.0\n");
 }
 
 TEST(PrepCli, ErrorsAreOneLineWithExitCodes) {
@@ -44,10 +46,11 @@ TEST(PrepCli, ErrorsAreOneLineWithExitCodes) {
   EXPECT_NE(err.find("expected the header 'image_id,melanoma,seborrheic_keratosis'"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(dir / "m.csv"));
 
-  EXPECT_EQ(run_prep("--out " + (dir / "m.csv").string() + " --source nope:x:y", &out, &err), 1);
+  // Impossible option values are bad command lines.
+  EXPECT_EQ(run_prep("--out " + (dir / "m.csv").string() + " --source nope:x:y", &out, &err), 2);
   EXPECT_NE(err.find("unknown format 'nope'"), std::string::npos) << err;
-  EXPECT_EQ(run_prep("--out " + (dir / "m.csv").string() + " --task nope --source folders:" + dir.path().string(), &out, &err), 1);
-  EXPECT_NE(err.find("unknown task 'nope'"), std::string::npos) << err;
+  EXPECT_EQ(run_prep("--out " + (dir / "m.csv").string() + " --task nope --source folders:" + dir.path().string(), &out, &err), 2);
+  EXPECT_NE(err.find("--task: unknown task 'nope'"), std::string::npos) << err;
 }
 
 TEST(PrepCli, FoldersSourceWithJsonSummary) {
@@ -71,6 +74,34 @@ TEST(PrepCli, FoldersSourceWithJsonSummary) {
   EXPECT_EQ(summary["counts"]["test"]["melanoma"], 2);
   EXPECT_TRUE(err.empty()) << err;
   EXPECT_TRUE(fs::exists(dir / "m.csv"));
+}
+
+// The manifest and the summary are written together or not at all.
+TEST(PrepCli, AnUnwritableSummaryLeavesNoManifest) {
+  TempDir dir;
+  for (const auto& cls : {"melanoma", "nevus"}) {
+    fs::create_directories(dir / "data" / cls);
+    for (int i = 0; i < 2; ++i) {
+      derm::testing::write_rgb(dir / "data" / cls / (cls + std::to_string(i) + ".png"),
+                               derm::testing::synthetic_lesion(48, 48, static_cast<std::uint64_t>(i + 1)));
+    }
+  }
+  std::ofstream(dir / "file") << "a file, not a folder\n";
+  const std::string args = "--task melanoma --quiet --split 0.5,0.5 --near-distance -1 --out " +
+                           (dir / "m.csv").string() + " --source folders:" + (dir / "data").string();
+  std::string out, err;
+  EXPECT_EQ(run_prep(args + " --summary " + (dir / "file" / "s.json").string(), &out, &err), 1);
+  EXPECT_EQ(count_lines(err), 1) << err;
+  EXPECT_NE(err.find((dir / "file" / "s.json").string()), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "m.csv"));
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".m.csv"), std::string::npos) << entry.path();
+  }
+
+  ASSERT_EQ(run_prep(args + " --summary " + (dir / "s.json").string(), &out, &err), 0) << err;
+  EXPECT_TRUE(fs::exists(dir / "m.csv"));
+  std::ifstream summary(dir / "s.json");
+  EXPECT_EQ(nlohmann::json::parse(summary)["entries"], 4);
 }
 
 }  // namespace

@@ -241,5 +241,49 @@ TEST(RunPrep, NoSplitWithoutSplitOptionIsAnError) {
   EXPECT_THROW(run_prep(corpus.options("")), Error);
 }
 
+// A cache file that cannot be written (here a folder is in its way) is the
+// run's failure, not a bad image: an error naming it, and no manifest.
+TEST(RunPrep, ACacheFileThatCannotBeWrittenIsAnError) {
+  BadCorpus corpus;
+  PrepOptions o = corpus.options();
+  o.cache_dir = corpus.dir / "out" / "cache";
+  fs::create_directories(o.cache_dir / "ISIC_good2.png");
+  try {
+    run_prep(o);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), (o.cache_dir / "ISIC_good2.png").string() + ": ")) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.out));
+}
+
+TEST(RunPrep, RefusesToOverwriteItsInputs) {
+  BadCorpus corpus;
+  const std::string labels = read_file(corpus.csv);
+  const auto error_of = [&](const PrepOptions& o) -> std::string {
+    try {
+      run_prep(o);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  PrepOptions o = corpus.options();
+  o.out = corpus.dir / "out" / ".." / "gt.csv";
+  EXPECT_TRUE(contains(error_of(o), "--out " + o.out.string() + ": would overwrite the input file " +
+                                        corpus.csv.string()))
+      << error_of(o);
+  o.out = corpus.images / "ISIC_good3.jpg";
+  EXPECT_TRUE(contains(error_of(o), "--out " + o.out.string())) << error_of(o);
+  o = corpus.options();
+  o.summary = corpus.csv;
+  EXPECT_TRUE(contains(error_of(o), "--summary " + corpus.csv.string())) << error_of(o);
+  o = corpus.options();
+  o.cache_dir = corpus.images;
+  EXPECT_TRUE(contains(error_of(o), "--cache " + (corpus.images / "ISIC_good1.png").string())) << error_of(o);
+  EXPECT_EQ(read_file(corpus.csv), labels);
+  EXPECT_FALSE(fs::exists(corpus.options().out));
+}
+
 }  // namespace
 }  // namespace derm

@@ -117,6 +117,35 @@ TEST(PredictionsCsv, BadRowsAreErrorsWithTheLine) {
   EXPECT_THROW(read_predictions_csv(dir / "p.csv", kIsicClasses), Error);
   write_text(dir / "p.csv", "image_id,melanoma,seborrheic_keratosis\n");
   EXPECT_THROW(read_predictions_csv(dir / "p.csv", kIsicClasses), Error);
+  write_text(dir / "p.csv", "image_id,melanoma,seborrheic_keratosis\na,0.1,0.2\nb,0.1,0.2,0.3\n");
+  const std::string extra = error_of([&] { read_predictions_csv(dir / "p.csv", kIsicClasses); });
+  EXPECT_NE(extra.find("p.csv: line 3: 4 fields, expected 3"), std::string::npos) << extra;
+}
+
+// The rest class is 1 minus the others, so they cannot sum to more than 1.
+TEST(PredictionsCsv, ProbabilitiesSummingToMoreThanOneAreAnErrorWithTheLine) {
+  testing::TempDir dir;
+  write_text(dir / "p.csv", "image_id,melanoma,seborrheic_keratosis\na,0.6,0.4004\nISIC_x,0.9,0.9\n");
+  const std::string message = error_of([&] { read_predictions_csv(dir / "p.csv", kIsicClasses); });
+  EXPECT_NE(message.find("p.csv: line 3: probabilities sum to 1.8, more than 1"), std::string::npos) << message;
+
+  write_text(dir / "m1.csv", "image_id,melanoma,seborrheic_keratosis\na,0.6,0.4004\nISIC_x,0.5,0.5\n");
+  const std::string member =
+      error_of([&] { read_member_predictions_csvs({dir / "m1.csv", dir / "p.csv"}, kIsicClasses); });
+  EXPECT_NE(member.find("p.csv: line 3"), std::string::npos) << member;
+
+  // Rounding within 1e-3 is accepted; the rest class is then 0.
+  const Predictions rounded = read_predictions_csv(dir / "m1.csv", kIsicClasses);
+  EXPECT_EQ(rounded.member_probabilities[0][0][2], 0.0f);
+}
+
+TEST(PredictionsCsv, AUtf8ByteOrderMarkIsSkipped) {
+  testing::TempDir dir;
+  write_text(dir / "p.csv", "\xEF\xBB\xBFimage_id,melanoma,seborrheic_keratosis\r\na,0.5,0.25\r\n");
+  const Predictions read = read_predictions_csv(dir / "p.csv", kIsicClasses);
+  EXPECT_EQ(read.ids, std::vector<std::string>{"a"});
+  write_text(dir / "gt.csv", "\xEF\xBB\xBFimage_id,melanoma,seborrheic_keratosis\nx1,1.0,0.0\n");
+  EXPECT_EQ(read_isic2017_ground_truth(dir / "gt.csv").labels, std::vector<int>{0});
 }
 
 TEST(GroundTruth, Isic2017Csv) {
@@ -216,6 +245,23 @@ TEST(ScorePredictionsCsv, ScoresAgainstIsicGroundTruthAndWritesOutputs) {
       [&] { score_predictions_csv(dir / "p.csv", read_isic2017_ground_truth(dir / "gt.csv"), options); });
   EXPECT_NE(message.find("p.csv"), std::string::npos) << message;
   EXPECT_NE(message.find("m1"), std::string::npos) << message;
+}
+
+// A failure part-way (here the last plot cannot replace the folder in its way)
+// leaves none of the outputs, so the folder never looks like a finished run.
+TEST(ScorePredictionsCsv, OutputsAppearTogetherOrNotAtAll) {
+  testing::TempDir dir;
+  write_text(dir / "gt.csv", "image_id,melanoma,seborrheic_keratosis\nm1,1.0,0.0\ns1,0.0,1.0\nn1,0.0,0.0\n");
+  write_text(dir / "p.csv", "image_id,melanoma,seborrheic_keratosis\nn1,0.1,0.1\ns1,0.4,0.5\nm1,0.9,0.05\n");
+  fs::create_directories(dir / "out" / "roc_seborrheic_keratosis.png");
+  EvaluationOptions options;
+  options.bootstrap.resamples = 0;
+  const std::string message = error_of(
+      [&] { score_predictions_csv(dir / "p.csv", read_isic2017_ground_truth(dir / "gt.csv"), options, dir / "out"); });
+  EXPECT_NE(message.find("roc_seborrheic_keratosis.png: is a folder"), std::string::npos) << message;
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(dir / "out")) left.push_back(entry.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"roc_seborrheic_keratosis.png"});
 }
 
 }  // namespace
