@@ -26,26 +26,29 @@ derm::Range parse_range(const std::string& option, const std::string& text) {
   return range;
 }
 
-void DistortionOptions::add_to(CLI::App& app, bool with_resize) {
+std::vector<CLI::Option*> DistortionOptions::add_to(CLI::App& app, bool with_resize) {
   const std::string group = "Distortions";
-  app.add_option("--params", params_file, "Start from the parameters in a JSON file (e.g. the \"params\" of an augment-run.json)")->group(group);
-  app.add_flag("--no-distortions", none, "Only resize (a baseline)")->group(group);
-  if (with_resize) app.add_option("--resize", resize, "Non-square sources: squash (default), center_crop or pad")->group(group);
-  app.add_option("--rotation", rotation, "Rotation range, degrees (default 0,360)")->group(group);
-  app.add_option("--hflip", hflip, "Probability of a left-right mirror (default 0.5)")->group(group);
-  app.add_option("--vflip", vflip, "Probability of an up-down mirror (default 0.5)")->group(group);
-  app.add_option("--stretch", stretch, "Scale range for both axes, drawn per axis (default 0.8,1.25)")->group(group);
-  app.add_option("--scale-x", scale_x, "Horizontal scale range")->group(group);
-  app.add_option("--scale-y", scale_y, "Vertical scale range")->group(group);
-  app.add_option("--cutout-probability", cutout_probability, "Probability of cut-out (default 0.5)")->group(group);
-  app.add_option("--cutout-count", cutout_count, "Number of rectangles (default 1,3)")->group(group);
-  app.add_option("--cutout-area", cutout_area, "Area fraction of each rectangle (default 0.01,0.05)")->group(group);
-  app.add_option("--cutout-aspect", cutout_aspect, "Width/height of each rectangle (default 0.5,2)")->group(group);
-  app.add_option("--cutout-fill", cutout_fill, "mean (default), noise or black")->group(group);
-  app.add_option("--brightness", brightness, "Added brightness, fraction of full scale (default -0.1,0.1)")->group(group);
-  app.add_option("--contrast", contrast, "Contrast factor (default 0.8,1.2)")->group(group);
-  app.add_option("--gamma", gamma, "Gamma (default 0.8,1.25)")->group(group);
-  app.add_option("--channel-gain", channel_gain, "Per-channel gain, colour balance (default 0.9,1.1)")->group(group);
+  std::vector<CLI::Option*> added;
+  const auto add = [&](CLI::Option* option) { added.push_back(option->group(group)); };
+  add(app.add_option("--params", params_file, "Start from the parameters in a JSON file (e.g. the \"params\" of an augment-run.json)"));
+  add(app.add_flag("--no-distortions", none, "Only resize (a baseline); distortion options given with it are added back"));
+  if (with_resize) add(app.add_option("--resize", resize, "Non-square sources: squash (default), center_crop or pad"));
+  add(app.add_option("--rotation", rotation, "Rotation range, degrees (default 0,360)"));
+  add(app.add_option("--hflip", hflip, "Probability of a left-right mirror (default 0.5)"));
+  add(app.add_option("--vflip", vflip, "Probability of an up-down mirror (default 0.5)"));
+  add(app.add_option("--stretch", stretch, "Scale range for both axes, drawn per axis (default 0.8,1.25)"));
+  add(app.add_option("--scale-x", scale_x, "Horizontal scale range"));
+  add(app.add_option("--scale-y", scale_y, "Vertical scale range"));
+  add(app.add_option("--cutout-probability", cutout_probability, "Probability of cut-out (default 0.5)"));
+  add(app.add_option("--cutout-count", cutout_count, "Number of rectangles (default 1,3)"));
+  add(app.add_option("--cutout-area", cutout_area, "Area fraction of each rectangle (default 0.01,0.05)"));
+  add(app.add_option("--cutout-aspect", cutout_aspect, "Width/height of each rectangle (default 0.5,2)"));
+  add(app.add_option("--cutout-fill", cutout_fill, "mean (default), noise or black"));
+  add(app.add_option("--brightness", brightness, "Added brightness, fraction of full scale (default -0.1,0.1)"));
+  add(app.add_option("--contrast", contrast, "Contrast factor (default 0.8,1.2)"));
+  add(app.add_option("--gamma", gamma, "Gamma (default 0.8,1.25)"));
+  add(app.add_option("--channel-gain", channel_gain, "Per-channel gain, colour balance (default 0.9,1.1)"));
+  return added;
 }
 
 derm::AugmentParams DistortionOptions::build() const {

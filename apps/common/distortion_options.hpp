@@ -3,6 +3,7 @@
 // tools take the same parameters in the same form (ranges as MIN,MAX).
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -23,7 +24,8 @@ struct DistortionOptions {
   bool none = false;
 
   // with_resize: also --resize (derm-train has its own --resize-policy).
-  void add_to(CLI::App& app, bool with_resize = true);
+  // Returns the options added (for options they exclude).
+  std::vector<CLI::Option*> add_to(CLI::App& app, bool with_resize = true);
   derm::AugmentParams build() const;
 };
 

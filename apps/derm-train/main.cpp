@@ -43,9 +43,10 @@ int main(int argc, char** argv) {
   app.add_option("--val-split", o.val_split, "Split for model selection and early stopping (\"\" = none)")
       ->capture_default_str()->group("Data");
   app.add_option("-o,--out", o.out_dir, "Ensemble folder to write")->required()->group("Data");
-  app.add_option("--shards", cl.shards,
-                 "Train on these derm-augment shards of the train split (pre-augmented; no on-the-fly augmentation)")
-      ->group("Data");
+  CLI::Option* shards =
+      app.add_option("--shards", cl.shards,
+                     "Train on these derm-augment shards of the train split (pre-augmented; no on-the-fly augmentation)")
+          ->group("Data");
 
   app.add_option("--init", cl.init,
                  "Derm model file to fine-tune; its classifier heads are kept when its classes are the manifest's, "
@@ -101,9 +102,14 @@ int main(int argc, char** argv) {
                  "fit its share gets a shorter schedule")
       ->capture_default_str()->group("Training");
 
-  app.add_flag("--no-augment", cl.no_augment, "Train on the images as they are (no augmentation at all)")
-      ->group("Distortions");
-  cl.distortions.add_to(app, /*with_resize=*/false);
+  CLI::Option* no_augment =
+      app.add_flag("--no-augment", cl.no_augment, "Train on the images as they are (no augmentation at all)")
+          ->group("Distortions");
+  for (CLI::Option* distortion : cl.distortions.add_to(app, /*with_resize=*/false)) {
+    // Distortions that would not be applied are a mistake, not a no-op.
+    no_augment->excludes(distortion);
+    shards->excludes(distortion);
+  }
 
   app.add_option("--checkpoint-every", o.checkpoint_every, "Steps between resumable checkpoints (0 = per epoch)")
       ->capture_default_str()->group("Run");

@@ -1,6 +1,7 @@
 #include "derm/classifier.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -44,6 +45,14 @@ std::vector<fs::path> resolve_model_paths(const std::vector<fs::path>& models) {
     paths.insert(paths.end(), members.begin(), members.end());
   }
   if (paths.empty()) throw Error("no model given (use --model)");
+  std::set<fs::path> seen;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    const fs::path canonical = fs::weakly_canonical(path, ec);
+    if (!seen.insert(ec ? path : canonical).second) {
+      throw OptionError(path.string() + ": model given twice (it would vote twice)");
+    }
+  }
   return paths;
 }
 

@@ -148,6 +148,13 @@ TEST_F(ClassifyCli, AllImagesBadIsFailureAndBadModelIsOneLine) {
   EXPECT_EQ(count_lines(err), 1) << err;
   EXPECT_NE(err.find("fake.safetensors: not a derm model file"), std::string::npos) << err;
 
+  // The same model twice, even under another name, would vote twice.
+  classify("--model " + quoted(model_) + " --model " + quoted(model_.parent_path() / "." / model_.filename()) + " " +
+               quoted(good_),
+           &out, &err, &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err.find("model given twice"), std::string::npos) << err;
+
   classify("--model " + quoted(model_) + " --tta 3 " + quoted(good_), &out, &err, &code);
   EXPECT_EQ(code, 2);
   EXPECT_NE(err.find("--tta"), std::string::npos) << err;

@@ -53,6 +53,8 @@ TEST(TrainCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
       {"--input-size 5000", "--input-size", 2},
       {"--head-epochs -2", "--head-epochs", 2},
       {"--aux-weight -1", "--aux-weight", 2},
+      {"--no-augment --rotation 0,90", "--no-augment excludes --rotation", 2},
+      {"--shards " + quoted(dir.path()) + " --gamma 1,2", "--shards excludes --gamma", 2},
   };
   for (const auto& c : cases) {
     std::string err;
