@@ -90,7 +90,9 @@ int main(int argc, char** argv) {
                "bytes; derm loads it as float32) or float32.",
                "derm-model"};
   app.set_version_flag("--version", "derm-model 0.1.0");
-  app.require_subcommand(1);
+  // At most one; none is refused in the run below, so that an unknown word
+  // is reported as such rather than as a missing command.
+  app.require_subcommand(0, 1);
   std::vector<fs::path> models;
   auto* info_command = app.add_subcommand("info", "Print a model file's metadata as JSON");
   info_command->add_option("models", models, "Model files")->required();
@@ -121,6 +123,7 @@ int main(int argc, char** argv) {
     derm::configure_logging(derm::Verbosity::normal);
     if (info_command->parsed()) return info(models);
     if (convert_command->parsed()) return convert(convert_options);
-    return create(create_options);
+    if (create_command->parsed()) return create(create_options);
+    throw derm::OptionError("a command is required: info, create or convert");
   });
 }

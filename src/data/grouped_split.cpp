@@ -1,6 +1,7 @@
 #include "derm/grouped_split.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <sstream>
@@ -77,7 +78,7 @@ std::vector<std::pair<std::string, double>> parse_split_fractions(const std::str
   for (std::string part; std::getline(stream, part, ',');) parts.push_back(part);
   const auto bad = [&](const std::string& why) {
     return OptionError("--split '" + text + "': " + why +
-                 " (expected e.g. 0.8,0.1,0.1 or train=0.7,val=0.15,test=0.15)");
+                       " (expected e.g. 0.8,0.1,0.1 or train=0.7,val=0.15,test=0.15)");
   };
   if (parts.size() < 2) throw bad("need at least two fractions");
   const std::vector<std::string> default_names =
@@ -103,7 +104,7 @@ std::vector<std::pair<std::string, double>> parse_split_fractions(const std::str
     } catch (const std::exception&) {
       throw bad("'" + number + "' is not a number");
     }
-    if (used != number.size() || value < 0 || name.empty()) throw bad("bad entry '" + parts[i] + "'");
+    if (used != number.size() || !(value > 0) || name.empty()) throw bad("bad entry '" + parts[i] + "'");
     for (const auto& [other, unused] : fractions) {
       if (other == name) throw bad("split '" + name + "' given twice");
     }
@@ -111,7 +112,11 @@ std::vector<std::pair<std::string, double>> parse_split_fractions(const std::str
   }
   double sum = 0;
   for (const auto& f : fractions) sum += f.second;
-  if (sum <= 0) throw bad("fractions sum to zero");
+  if (std::abs(sum - 1.0) > 1e-6) {
+    std::ostringstream total;
+    total << sum;
+    throw bad("the fractions sum to " + total.str() + ", not 1");
+  }
   return fractions;
 }
 

@@ -70,6 +70,14 @@ TEST(ModelCli, ConvertRefusesAMissingModelAndAnUnknownType) {
   EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
 }
 
+TEST(ModelCli, AnUnknownOrMissingCommandIsABadCommandLine) {
+  std::string out, err;
+  EXPECT_EQ(model_tool("bogus", &out, &err), 2);
+  EXPECT_NE(err.find("not expected: bogus"), std::string::npos) << err;
+  EXPECT_EQ(model_tool("", &out, &err), 2);
+  EXPECT_NE(err.find("a command is required: info, create or convert"), std::string::npos) << err;
+}
+
 TEST(ModelCli, CreateRefusesClassNamesThatCannotBeToldApartAndImpossibleSizes) {
   TempDir dir;
   const std::vector<std::pair<std::string, std::string>> cases{

@@ -98,6 +98,9 @@ TEST(GroupedSplit, FixedSplitPullsItsGroup) {
   EXPECT_EQ(splits[2], "test");
   EXPECT_THROW(parse_split_fractions("0.8"), Error);
   EXPECT_THROW(parse_split_fractions("a,b"), Error);
+  EXPECT_THROW(parse_split_fractions("0.1,0.1"), OptionError) << "fractions that do not sum to 1";
+  EXPECT_THROW(parse_split_fractions("0,1"), OptionError) << "an empty split";
+  EXPECT_THROW(parse_split_fractions("0.9,nan"), OptionError);
 }
 
 // A small ISIC 2017-style corpus with every kind of bad input.
