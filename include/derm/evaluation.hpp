@@ -66,6 +66,7 @@ struct EvaluationOptions {
   BootstrapOptions bootstrap;                 // 1000 seeded resamples by default; 0 = no CIs
   bool include_members = true;                // evaluate each member alone (when members > 1)
   bool untrained = false;                     // some model behind the predictions was never trained
+  nlohmann::json source;                      // what was evaluated (models or CSVs, split), copied to the report
 };
 
 // The report (JSON):
@@ -75,7 +76,8 @@ struct EvaluationOptions {
 //   "thresholds": {"policy", "values": {decision: {class: t}}},
 //   "bootstrap": {"resamples", "seed", "confidence"},
 //   "decisions": {"majority_vote": D, "mean_probability": D},  // majority_vote only when members > 1
-//   "member_reports": [D, ...]  // each member alone, when members > 1 and include_members
+//   "member_reports": [D, ...],  // each member alone, when members > 1 and include_members
+//   "source": options.source     // when given
 // }
 // D = {"decision", "accuracy", "confusion_matrix" (rows true, columns predicted,
 //      in "classes" order), "mean_auc" (over positive classes),

@@ -13,7 +13,7 @@ namespace derm {
 
 // Evaluates (derm::evaluate) and writes into out_dir (created if needed) as
 // one set: every file is written under a staged name first and they are all
-// renamed into place only once all were written (StagedFiles, derm/atomic_file.hpp), so a
+// renamed into place only once all were written (derm::StagedFiles), so a
 // failure leaves none of them:
 // - report.json: the report, pretty-printed;
 // - predictions.csv: the mean probabilities of the positive classes (the ISIC

@@ -142,34 +142,39 @@ struct Groups {
   void join(std::size_t a, std::size_t b) { parent[find(a)] = find(b); }
 };
 
-// The files a run reads, keyed by their canonical path (links resolved), so
-// that no output can replace one of them.
+// A file's canonical path (links resolved), the same for every way of naming it.
+fs::path file_identity(const fs::path& file) {
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(file, ec);
+  return ec ? fs::absolute(file).lexically_normal() : canonical;
+}
+
+// The files a run reads, so that no output can replace one of them.
 class InputFiles {
  public:
-  void add(const fs::path& file) { files_.emplace(key(file), file); }
+  void add(const fs::path& file) { files_.emplace(file_identity(file), file); }
 
   // derm::Error naming the option and both paths when `output` is an input.
   void refuse_as_output(const std::string& option, const fs::path& output) const {
-    const auto found = files_.find(key(output));
+    const auto found = files_.find(file_identity(output));
     if (found != files_.end()) {
       throw Error(option + " " + output.string() + ": would overwrite the input file " + found->second.string());
     }
   }
 
  private:
-  static fs::path key(const fs::path& file) {
-    std::error_code ec;
-    const fs::path canonical = fs::weakly_canonical(file, ec);
-    return ec ? fs::absolute(file).lexically_normal() : canonical;
-  }
-
   std::map<fs::path, fs::path> files_;
 };
 
 void refuse_overwriting_inputs(const InputFiles& inputs, const std::vector<Candidate>& candidates,
                                const PrepOptions& options) {
   inputs.refuse_as_output("--out", options.out);
-  if (!options.summary.empty()) inputs.refuse_as_output("--summary", options.summary);
+  if (!options.summary.empty()) {
+    inputs.refuse_as_output("--summary", options.summary);
+    if (file_identity(options.summary) == file_identity(options.out)) {
+      throw OptionError("--summary " + options.summary.string() + ": would overwrite the manifest (--out)");
+    }
+  }
   if (options.cache_dir.empty()) return;
   for (const auto& c : candidates) inputs.refuse_as_output("--cache", cache_file(c.image.id, options));
 }

@@ -106,7 +106,7 @@ nlohmann::json evaluate(const Predictions& predictions, const std::vector<int>& 
     }
   }
 
-  return {
+  nlohmann::json report{
       {"images", predictions.images()},
       {"members", predictions.members()},
       {"classes", predictions.classes},
@@ -121,6 +121,8 @@ nlohmann::json evaluate(const Predictions& predictions, const std::vector<int>& 
       {"decisions", decisions},
       {"member_reports", members},
   };
+  if (!options.source.is_null()) report["source"] = options.source;
+  return report;
 }
 
 }  // namespace derm

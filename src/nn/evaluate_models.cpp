@@ -38,7 +38,8 @@ void check_request(const EvalRequest& r) {
   if (r.out_dir.empty()) throw OptionError("--out is required");
   if (r.thresholds.policy != ThresholdPolicy::fixed) {
     if (models && r.val_split == r.split) {
-      throw OptionError("--val-split '" + r.val_split + "' is the evaluated split: thresholds must come from other data");
+      throw OptionError("--val-split '" + r.val_split +
+                        "' is the evaluated split: thresholds must come from other data");
     }
     if (csvs && r.val_predictions_csvs.empty()) {
       throw OptionError("--threshold-policy " + threshold_policy_name(r.thresholds.policy) +
@@ -84,21 +85,20 @@ json run_evaluation(const EvalRequest& r) {
     predictions = predict_entries(classifier, manifest->split(r.split), r.batch_size, r.tta_views, r.workers, r.quiet);
   }
   if (r.thresholds.policy == ThresholdPolicy::fixed) options.fixed_threshold = r.thresholds.fixed_threshold;
-  json report = write_evaluation_outputs(r.out_dir, predictions, match_labels(predictions, truth), options);
   const auto file_names = [](const std::vector<fs::path>& paths) {
     json names = json::array();
     for (const auto& path : paths) names.push_back(path.string());
     return names;
   };
   json source = r.predictions_csvs.empty()
-                    ? json{{"models", json(r.classifier.models.size())}, {"tta_views", r.tta_views}}
+                    ? json{{"models", file_names(resolve_model_paths(r.classifier.models))}, {"tta_views", r.tta_views}}
                     : json{{"predictions_csvs", file_names(r.predictions_csvs)}};
   if (!r.val_predictions_csvs.empty()) source["val_predictions_csvs"] = file_names(r.val_predictions_csvs);
   source["split"] = r.split;
   if (r.manifest) source["manifest"] = r.manifest->string();
   if (r.isic2017_ground_truth) source["ground_truth"] = r.isic2017_ground_truth->string();
-  report["source"] = source;
-  return report;
+  options.source = source;
+  return write_evaluation_outputs(r.out_dir, predictions, match_labels(predictions, truth), options);
 }
 
 std::string summarize_report(const json& report) {

@@ -124,6 +124,10 @@ TEST(EvalCli, MembersScoredApartCombineIntoTheEnsembleOfTheirModels) {
     EXPECT_EQ(combined["confusion_matrix"], expected["confusion_matrix"]) << name;
   }
   EXPECT_EQ(by_csvs["source"]["predictions_csvs"].size(), 3u);
+  EXPECT_EQ(by_models["source"]["models"].size(), 3u);
+  // report.json records what was evaluated, as the printed report does.
+  EXPECT_EQ(json::parse(read_file(dir / "models" / "report.json"))["source"], by_models["source"]);
+  EXPECT_EQ(json::parse(read_file(dir / "csvs" / "report.json"))["source"], by_csvs["source"]);
 }
 
 TEST(EvalCli, ImpossibleRequestsAreOneLineErrors) {

@@ -282,6 +282,9 @@ TEST(RunPrep, RefusesToOverwriteItsInputs) {
   o.summary = corpus.csv;
   EXPECT_TRUE(contains(error_of(o), "--summary " + corpus.csv.string())) << error_of(o);
   o = corpus.options();
+  o.summary = o.out;
+  EXPECT_TRUE(contains(error_of(o), "--summary " + o.out.string() + ": would overwrite")) << error_of(o);
+  o = corpus.options();
   o.cache_dir = corpus.images;
   EXPECT_TRUE(contains(error_of(o), "--cache " + (corpus.images / "ISIC_good1.png").string())) << error_of(o);
   EXPECT_EQ(read_file(corpus.csv), labels);
