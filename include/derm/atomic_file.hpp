@@ -52,6 +52,10 @@ class StagedFiles {
 // behind. Only for a path no other process is writing at the same time.
 void remove_stale_temporaries(const std::filesystem::path& path);
 
+// The file a path names, the same for every way of naming it (links
+// resolved; absolute and normalised where it cannot be resolved).
+std::filesystem::path file_identity(const std::filesystem::path& path);
+
 // Whole-file read; derm::Error naming the file when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 

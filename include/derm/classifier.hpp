@@ -46,6 +46,8 @@ class Classifier {
   const std::vector<std::string>& classes() const;
   const std::vector<ModelMetadata>& members() const;
   const std::vector<std::filesystem::path>& member_paths() const;
+  // Whether some member was never trained (its provenance says so).
+  bool untrained() const;
   std::string device() const;
 
   // Decoded RGB images (any size; each member prepares them by its own

@@ -6,8 +6,8 @@
 // least min_side px, SHA-256 of its bytes, 64-bit pHash) -> find duplicates ->
 // keep the given splits or make a grouped stratified split -> optional resized
 // cache -> write the manifest (and the JSON summary) and return the summary.
-// The manifest and summary are written as a set (StagedFiles, derm/atomic_file.hpp): both
-// or neither. An output that is one of the run's input files (a label file, a
+// The manifest and summary are written as a set (derm::StagedFiles): both or
+// neither. An output that is one of the run's input files (a label file, a
 // record, an image; cache files included) is a derm::Error before anything is
 // written. A cache file that cannot be written is a derm::Error naming it, not
 // an exclusion.

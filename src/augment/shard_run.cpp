@@ -28,11 +28,15 @@ void validate(const ShardRunOptions& o) {
   if (o.out_dir.empty()) throw OptionError("--out: an output folder is required");
   if (o.samples <= 0) throw OptionError("--samples must be positive, got " + std::to_string(o.samples));
   if (o.shard_size <= 0) throw OptionError("--shard-size must be positive, got " + std::to_string(o.shard_size));
-  if (o.threads < 1 || o.threads > 256) throw OptionError("--threads must be in [1, 256], got " + std::to_string(o.threads));
+  if (o.threads < 1 || o.threads > 256) {
+    throw OptionError("--threads must be in [1, 256], got " + std::to_string(o.threads));
+  }
   if (o.jpeg_quality < 1 || o.jpeg_quality > 100) {
     throw OptionError("--jpeg-quality must be in [1, 100], got " + std::to_string(o.jpeg_quality));
   }
-  if (o.cache_images < 0) throw OptionError("--cache-images must not be negative, got " + std::to_string(o.cache_images));
+  if (o.cache_images < 0) {
+    throw OptionError("--cache-images must not be negative, got " + std::to_string(o.cache_images));
+  }
   o.params.validate();
 }
 

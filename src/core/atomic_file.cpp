@@ -109,6 +109,12 @@ void remove_stale_temporaries(const fs::path& path) {
   }
 }
 
+fs::path file_identity(const fs::path& path) {
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(path, ec);
+  return ec ? fs::absolute(path).lexically_normal() : canonical;
+}
+
 void write_file_atomically(const fs::path& path,
                            const std::function<void(std::ostream&)>& write) {
   write_path_atomically(path, [&](const fs::path& tmp) {

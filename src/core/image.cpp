@@ -120,9 +120,8 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
     throw Error(describe(path) + "image too large (" + size_text(image.size()) + ")");
   }
   if (image.cols < options.min_side || image.rows < options.min_side) {
-    throw Error(describe(path) + "image too small (" + std::to_string(image.cols) + "x" +
-                std::to_string(image.rows) + ", minimum " + std::to_string(options.min_side) +
-                " px a side)");
+    throw Error(describe(path) + "image too small (" + size_text(image.size()) + ", minimum " +
+                std::to_string(options.min_side) + " px a side)");
   }
   if (image.depth() == CV_16U) {
     image.convertTo(image, CV_8U, 1.0 / 257.0);

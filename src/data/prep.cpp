@@ -142,13 +142,6 @@ struct Groups {
   void join(std::size_t a, std::size_t b) { parent[find(a)] = find(b); }
 };
 
-// A file's canonical path (links resolved), the same for every way of naming it.
-fs::path file_identity(const fs::path& file) {
-  std::error_code ec;
-  const fs::path canonical = fs::weakly_canonical(file, ec);
-  return ec ? fs::absolute(file).lexically_normal() : canonical;
-}
-
 // The files a run reads, so that no output can replace one of them.
 class InputFiles {
  public:
@@ -259,7 +252,7 @@ PrepResult run_prep(const PrepOptions& options) {
       }
       if (image.split.empty() && options.split_fractions.empty()) {
         throw OptionError("--source " + spec.format + ":" + spec.labels.string() +
-                    " gives no split: add :SPLIT to it or use --split");
+                          " gives no split: add :SPLIT to it or use --split");
       }
       Candidate c;
       c.image = std::move(image);

@@ -47,9 +47,7 @@ std::vector<fs::path> resolve_model_paths(const std::vector<fs::path>& models) {
   if (paths.empty()) throw Error("no model given (use --model)");
   std::set<fs::path> seen;
   for (const auto& path : paths) {
-    std::error_code ec;
-    const fs::path canonical = fs::weakly_canonical(path, ec);
-    if (!seen.insert(ec ? path : canonical).second) {
+    if (!seen.insert(file_identity(path)).second) {
       throw OptionError(path.string() + ": model given twice (it would vote twice)");
     }
   }
@@ -92,6 +90,10 @@ Classifier::~Classifier() = default;
 const std::vector<std::string>& Classifier::classes() const { return state_->classes; }
 const std::vector<ModelMetadata>& Classifier::members() const { return state_->metadata; }
 const std::vector<fs::path>& Classifier::member_paths() const { return state_->paths; }
+bool Classifier::untrained() const {
+  return std::any_of(state_->metadata.begin(), state_->metadata.end(),
+                     [](const ModelMetadata& member) { return !member.trained(); });
+}
 std::string Classifier::device() const { return state_->device.str(); }
 
 namespace {

@@ -82,7 +82,7 @@ ClassifyResult classify_images(const ClassifyRequest& request) {
   result.models = classifier.member_paths();
   result.device = classifier.device();
   result.tta_views = request.tta_views;
-  for (const auto& member : classifier.members()) result.untrained |= !member.trained();
+  result.untrained = classifier.untrained();
   result.images.resize(paths.size());
 
   Progress progress("classify", static_cast<std::int64_t>(paths.size()), request.quiet || paths.size() < 8);

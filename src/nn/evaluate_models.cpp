@@ -28,8 +28,8 @@ void check_request(const EvalRequest& r) {
   }
   if (!r.val_predictions_csvs.empty() && r.val_predictions_csvs.size() != r.predictions_csvs.size()) {
     throw OptionError("--val-predictions: " + std::to_string(r.val_predictions_csvs.size()) + " file(s) for " +
-                std::to_string(r.predictions_csvs.size()) +
-                " --predictions file(s); give one per member, in the same order");
+                      std::to_string(r.predictions_csvs.size()) +
+                      " --predictions file(s); give one per member, in the same order");
   }
   if (r.manifest.has_value() == r.isic2017_ground_truth.has_value()) {
     throw Error("give the ground truth as either --manifest (with --split) or --ground-truth");
@@ -43,7 +43,7 @@ void check_request(const EvalRequest& r) {
     }
     if (csvs && r.val_predictions_csvs.empty()) {
       throw OptionError("--threshold-policy " + threshold_policy_name(r.thresholds.policy) +
-                  " on a predictions CSV needs --val-predictions and a manifest with the validation split");
+                        " on a predictions CSV needs --val-predictions and a manifest with the validation split");
     }
     if (csvs && !r.manifest) throw OptionError("--val-predictions needs --manifest for the validation labels");
   }
@@ -60,6 +60,7 @@ json run_evaluation(const EvalRequest& r) {
 
   EvaluationOptions options = r.evaluation;
   Predictions predictions;
+  std::vector<fs::path> model_files;
   if (!r.predictions_csvs.empty()) {
     predictions = read_member_predictions_csvs(r.predictions_csvs, truth.classes);
     if (r.thresholds.policy != ThresholdPolicy::fixed) {
@@ -70,10 +71,11 @@ json run_evaluation(const EvalRequest& r) {
     }
   } else {
     Classifier classifier(r.classifier);
+    model_files = classifier.member_paths();
     if (classifier.classes() != truth.classes) {
       throw Error("the model's classes differ from the manifest's (" + r.manifest->string() + ")");
     }
-    for (const auto& member : classifier.members()) options.untrained |= !member.trained();
+    options.untrained |= classifier.untrained();
     if (options.untrained) spdlog::warn("the model is UNTRAINED; its metrics are meaningless");
     if (r.thresholds.policy != ThresholdPolicy::fixed) {
       spdlog::info("choosing thresholds ({}) on split '{}'", threshold_policy_name(r.thresholds.policy), r.val_split);
@@ -91,7 +93,7 @@ json run_evaluation(const EvalRequest& r) {
     return names;
   };
   json source = r.predictions_csvs.empty()
-                    ? json{{"models", file_names(resolve_model_paths(r.classifier.models))}, {"tta_views", r.tta_views}}
+                    ? json{{"models", file_names(model_files)}, {"tta_views", r.tta_views}}
                     : json{{"predictions_csvs", file_names(r.predictions_csvs)}};
   if (!r.val_predictions_csvs.empty()) source["val_predictions_csvs"] = file_names(r.val_predictions_csvs);
   source["split"] = r.split;

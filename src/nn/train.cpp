@@ -728,7 +728,7 @@ json train_ensemble(const TrainOptions& options) {
   }
   if (static_cast<std::size_t>(o.batch_size) > source.labels.size()) {
     throw OptionError("--batch-size " + std::to_string(o.batch_size) + " is more than the " +
-                std::to_string(source.labels.size()) + " training images of split '" + o.train_split + "'");
+                      std::to_string(source.labels.size()) + " training images of split '" + o.train_split + "'");
   }
   for (std::size_t c = 0; c < manifest.classes.size(); ++c) {
     if (std::count(source.labels.begin(), source.labels.end(), static_cast<int>(c)) == 0) {
