@@ -4,6 +4,7 @@
 
 #include "derm/atomic_file.hpp"
 #include "derm/error.hpp"
+#include "tool_main.hpp"
 
 namespace derm::cli {
 
@@ -32,7 +33,10 @@ std::vector<CLI::Option*> DistortionOptions::add_to(CLI::App& app, bool with_res
   const auto add = [&](CLI::Option* option) { added.push_back(option->group(group)); };
   add(app.add_option("--params", params_file, "Start from the parameters in a JSON file (e.g. the \"params\" of an augment-run.json)"));
   add(app.add_flag("--no-distortions", none, "Only resize (a baseline); distortion options given with it are added back"));
-  if (with_resize) add(app.add_option("--resize", resize, "Non-square sources: squash (default), center_crop or pad"));
+  if (with_resize) {
+    add(app.add_option("--resize", resize, "Non-square sources: squash (default), center_crop or pad")
+            ->check(resize_policy_name()));
+  }
   add(app.add_option("--rotation", rotation, "Rotation range, degrees (default 0,360)"));
   add(app.add_option("--hflip", hflip, "Probability of a left-right mirror (default 0.5)"));
   add(app.add_option("--vflip", vflip, "Probability of an up-down mirror (default 0.5)"));
@@ -43,7 +47,8 @@ std::vector<CLI::Option*> DistortionOptions::add_to(CLI::App& app, bool with_res
   add(app.add_option("--cutout-count", cutout_count, "Number of rectangles (default 1,3)"));
   add(app.add_option("--cutout-area", cutout_area, "Area fraction of each rectangle (default 0.01,0.05)"));
   add(app.add_option("--cutout-aspect", cutout_aspect, "Width/height of each rectangle (default 0.5,2)"));
-  add(app.add_option("--cutout-fill", cutout_fill, "mean (default), noise or black"));
+  add(app.add_option("--cutout-fill", cutout_fill, "mean (default), noise or black")
+          ->check(parsed_by([](const std::string& name) { return derm::parse_cutout_fill(name); })));
   add(app.add_option("--brightness", brightness, "Added brightness, fraction of full scale (default -0.1,0.1)"));
   add(app.add_option("--contrast", contrast, "Contrast factor (default 0.8,1.2)"));
   add(app.add_option("--gamma", gamma, "Gamma (default 0.8,1.25)"));
@@ -63,6 +68,7 @@ derm::AugmentParams DistortionOptions::build() const {
     if (json.contains("params")) json = json["params"];
     try {
       p = derm::augment_params_from_json(json);
+      p.validate_distortions();
     } catch (const derm::Error& e) {
       throw derm::Error(*params_file + ": " + e.what());
     }
@@ -90,6 +96,12 @@ derm::AugmentParams DistortionOptions::build() const {
   if (contrast) p.contrast = parse_range("--contrast", *contrast);
   if (gamma) p.gamma = parse_range("--gamma", *gamma);
   if (channel_gain) p.channel_gain = parse_range("--channel-gain", *channel_gain);
+  // The --params file passed this check: what fails now is an option's value.
+  try {
+    p.validate_distortions();
+  } catch (const derm::Error& e) {
+    throw derm::OptionError(e.what());
+  }
   return p;
 }
 

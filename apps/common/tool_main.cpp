@@ -5,6 +5,7 @@
 #include <string>
 
 #include "derm/error.hpp"
+#include "derm/image.hpp"
 
 namespace derm::cli {
 
@@ -12,12 +13,23 @@ CLI::Validator at_least(long long minimum) {
   const std::string bound = std::to_string(minimum);
   return CLI::Validator(
       [minimum, bound](std::string& input) -> std::string {
+        // Unsigned options (seeds) would take "-1" as 2^64 - 1: a sign is read as signed.
+        const bool negative = input.find('-') != std::string::npos;
         long long value = 0;
-        if (!CLI::detail::lexical_cast(input, value)) return "expected an integer, got '" + input + "'";
-        if (value < minimum) return "must be at least " + bound + ", got " + input;
+        unsigned long long unsigned_value = 0;
+        const bool parsed = negative ? CLI::detail::lexical_cast(input, value)
+                                     : CLI::detail::lexical_cast(input, unsigned_value);
+        if (!parsed) return "expected an integer, got '" + input + "'";
+        const bool below = negative ? value < minimum
+                                    : minimum > 0 && unsigned_value < static_cast<unsigned long long>(minimum);
+        if (below) return "must be at least " + bound + ", got " + input;
         return {};
       },
       "INT>=" + bound);
+}
+
+CLI::Validator resize_policy_name() {
+  return parsed_by([](const std::string& name) { return derm::parse_resize_policy(name); });
 }
 
 namespace {

@@ -1,7 +1,9 @@
 #pragma once
 // The one error funnel of every derm tool: parse, run, and turn any failure
 // into a one-line message on stderr and a non-zero exit code.
+#include <exception>
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -16,6 +18,25 @@ inline constexpr int kExitPartial = 3;       // some inputs failed, the others w
 // An integer option's lower bound; its message says so (CLI11's
 // PositiveNumber names a range up to the largest double).
 CLI::Validator at_least(long long minimum);
+
+// Accepts the values that `parse` (a library function that throws on an
+// unknown name) accepts; its message is the parse error's.
+template <class Parse>
+CLI::Validator parsed_by(Parse parse) {
+  return CLI::Validator(
+      [parse](std::string& input) -> std::string {
+        try {
+          parse(input);
+          return {};
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+      },
+      "");
+}
+
+// squash, center_crop or pad (derm::parse_resize_policy).
+CLI::Validator resize_policy_name();
 
 // Parses argv into `app` (whose callbacks fill an options struct), then calls
 // run(), which returns the exit code. Domain errors, then CLI errors, then any

@@ -118,20 +118,25 @@ int main(int argc, char** argv) {
                "derm-augment"};
   app.set_version_flag("--version", "derm-augment 0.1.0");
   Options o;
-  app.add_option("--manifest", o.manifest, "Manifest CSV (from derm-prep)");
-  app.add_option("--split", o.split, "Split of the manifest to augment")->capture_default_str();
+  // Options of the shards only; --preview excludes them.
+  const std::vector<CLI::Option*> shard_options{
+      app.add_option("--manifest", o.manifest, "Manifest CSV (from derm-prep)"),
+      app.add_option("--split", o.split, "Split of the manifest to augment")->capture_default_str(),
+      app.add_option("--samples", o.samples, "Number of samples to write"),
+      app.add_option("--shard-size", o.shard_size, "Samples per shard")->capture_default_str(),
+      app.add_option("--threads", o.threads, "Worker threads")->capture_default_str(),
+      app.add_option("--jpeg-quality", o.jpeg_quality, "JPEG quality of the samples, 1-100")->capture_default_str(),
+      app.add_option("--cache-images", o.cache_images, "Decoded source images kept in memory")->capture_default_str(),
+      app.add_option("--stop-after-shards", o.stop_after_shards, "Debug: stop after writing this many shards")
+          ->group("Debug")};
   app.add_option("--out", o.out, "Output folder for the shards (or the contact sheet file with --preview)");
-  app.add_option("--samples", o.samples, "Number of samples to write");
   app.add_option("--size", o.size, "Output side in pixels (default 700; 256 per tile with --preview)");
-  app.add_option("--shard-size", o.shard_size, "Samples per shard")->capture_default_str();
-  app.add_option("--seed", o.seed, "Run seed: sample k depends only on (seed, k)")->capture_default_str();
-  app.add_option("--threads", o.threads, "Worker threads")->capture_default_str();
-  app.add_option("--jpeg-quality", o.jpeg_quality, "JPEG quality of the samples, 1-100")->capture_default_str();
-  app.add_option("--cache-images", o.cache_images, "Decoded source images kept in memory")->capture_default_str();
-  app.add_option("--preview", o.preview, "Write a contact sheet of this image's augmentations to --out instead");
-  app.add_option("--grid", o.grid, "Contact sheet tiles, COLUMNSxROWS")->capture_default_str();
-  app.add_option("--stop-after-shards", o.stop_after_shards, "Debug: stop after writing this many shards")
-      ->group("Debug");
+  app.add_option("--seed", o.seed, "Run seed: sample k depends only on (seed, k)")
+      ->check(derm::cli::at_least(0))->capture_default_str();
+  CLI::Option* preview =
+      app.add_option("--preview", o.preview, "Write a contact sheet of this image's augmentations to --out instead");
+  for (CLI::Option* option : shard_options) preview->excludes(option);
+  app.add_option("--grid", o.grid, "Contact sheet tiles, COLUMNSxROWS")->capture_default_str()->needs(preview);
   app.add_flag("-q,--quiet", o.quiet, "No progress or log on stderr");
   app.add_flag("--json", o.json, "Print a JSON summary on stdout");
   o.distortions.add_to(app);

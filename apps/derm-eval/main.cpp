@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
       ->delimiter(',')->group("Decision");
   app.add_option("--bootstrap", r.evaluation.bootstrap.resamples, "Bootstrap resamples for the CIs (0 = none)")
       ->capture_default_str()->check(CLI::NonNegativeNumber)->group("Decision");
-  app.add_option("--seed", r.evaluation.bootstrap.seed, "Bootstrap seed")->capture_default_str()->group("Decision");
+  app.add_option("--seed", r.evaluation.bootstrap.seed, "Bootstrap seed")->check(derm::cli::at_least(0))
+      ->capture_default_str()->group("Decision");
 
   app.add_option("--tta", r.tta_views, "Test-time augmentation views: 1, 2, 4 or 8")->capture_default_str()
       ->check(CLI::IsMember({1, 2, 4, 8}))->group("Run");

@@ -2,6 +2,7 @@
 // one's weight storage.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <torch/torch.h>
 
@@ -45,7 +46,11 @@ int info(const std::vector<fs::path>& models) {
 int create(const CreateOptions& o) {
   derm::ModelMetadata m;
   if (o.classes.size() < 2) throw derm::OptionError("--classes needs at least two class names");
-  derm::check_class_names(o.classes, "--classes");
+  try {
+    derm::check_class_names(o.classes, "--classes");
+  } catch (const derm::Error& e) {
+    throw derm::OptionError(e.what());
+  }
   m.architecture.num_classes = static_cast<int>(o.classes.size());
   m.architecture.aux_logits = o.aux_logits;
   m.architecture.input_size = o.input_size;
@@ -58,8 +63,13 @@ int create(const CreateOptions& o) {
                   {"seed", o.seed},
                   {"note", "UNTRAINED: randomly initialised weights; predictions are meaningless"}};
   torch::manual_seed(o.seed);
-  derm::Model model = derm::create_model(m);
-  derm::save_model(o.out, model);
+  std::optional<derm::Model> model;
+  try {
+    model.emplace(derm::create_model(m));
+  } catch (const derm::Error& e) {
+    throw derm::OptionError(std::string(e.what()) + " (--input-size, --backbone-size, --aux-logits)");
+  }
+  derm::save_model(o.out, *model);
   std::fprintf(stderr, "derm-model: wrote %s (UNTRAINED, %zu classes, input %dx%d)\n", o.out.c_str(),
                o.classes.size(), o.input_size, o.input_size);
   return derm::cli::kExitOk;
@@ -107,9 +117,10 @@ int main(int argc, char** argv) {
   create_command->add_option("--backbone-size", create_options.backbone_size, "Backbone input side")
       ->capture_default_str();
   create_command->add_option("--resize-policy", create_options.resize_policy, "squash, center_crop or pad")
-      ->capture_default_str();
+      ->check(derm::cli::resize_policy_name())->capture_default_str();
   create_command->add_flag("--aux-logits", create_options.aux_logits, "With the auxiliary classifier");
-  create_command->add_option("--seed", create_options.seed, "Initialisation seed")->capture_default_str();
+  create_command->add_option("--seed", create_options.seed, "Initialisation seed")
+      ->check(derm::cli::at_least(0))->capture_default_str();
 
   ConvertOptions convert_options;
   auto* convert_command = app.add_subcommand("convert", "Rewrite a model file with another weight storage type");

@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
   app.add_option("--split", cl.split,
                  "Make a grouped (lesion/patient/duplicate), stratified split for images whose "
                  "source gives none, e.g. 0.8,0.1,0.1 (train,val,test) or train=0.9,test=0.1");
-  app.add_option("--seed", cl.prep.seed, "Seed of --split")->capture_default_str();
+  app.add_option("--seed", cl.prep.seed, "Seed of --split")->check(derm::cli::at_least(0))
+      ->capture_default_str();
   app.add_option("--min-side", cl.prep.min_side, "Smaller images are excluded")
       ->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--threads,-j", cl.prep.threads, "Decode/hash threads")
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
   app.add_option("--cache-size", cl.prep.cache_size, "Side of the cached squares")
       ->capture_default_str();
   app.add_option("--cache-policy", cl.cache_policy, "squash, center_crop or pad")
-      ->capture_default_str();
+      ->check(derm::cli::resize_policy_name())->capture_default_str();
   app.add_flag("--absolute-paths", cl.prep.absolute_paths,
                "Write absolute image paths (default: relative to the manifest's folder)");
   app.add_flag("--json", cl.json, "Print the JSON summary on stdout");

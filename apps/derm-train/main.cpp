@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   app.add_option("--backbone-size", o.backbone_size, "Side the learned-resizer stem resizes to")
       ->capture_default_str()->group("Network");
   app.add_option("--resize-policy", cl.resize_policy, "squash, center_crop or pad")
-      ->capture_default_str()->group("Network");
+      ->check(derm::cli::resize_policy_name())->capture_default_str()->group("Network");
   app.add_flag("--no-aux", cl.no_aux, "No auxiliary classifier (it is used only when the backbone is >= 299)")
       ->group("Network");
   app.add_option("--dropout", o.dropout, "Dropout before the classifier")->capture_default_str()->group("Network");
@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
                  "Train only these members of the --ensemble (e.g. 2,3), say one per process into the same --out")
       ->delimiter(',')
       ->group("Training");
-  app.add_option("--seed", o.seed, "Run seed; member k uses a seed derived from it")->capture_default_str()
+  app.add_option("--seed", o.seed, "Run seed; member k uses a seed derived from it")
+      ->check(derm::cli::at_least(0))->capture_default_str()
       ->group("Training");
   app.add_option("--epochs", o.epochs, "Epochs per member")->capture_default_str()->group("Training");
   app.add_option("--head-epochs", o.head_epochs,

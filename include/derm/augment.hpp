@@ -70,6 +70,8 @@ struct AugmentParams {
 
   // derm::Error with a one-line message naming the parameter (and its CLI option).
   void validate() const;
+  // The same for every parameter but output_size.
+  void validate_distortions() const;
 };
 
 nlohmann::json to_json(const AugmentParams& params);

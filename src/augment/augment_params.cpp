@@ -87,6 +87,10 @@ void AugmentParams::validate() const {
     throw Error(name_of("output_size", "--size") + ": must be in [32, 8192], got " +
                 std::to_string(output_size));
   }
+  validate_distortions();
+}
+
+void AugmentParams::validate_distortions() const {
   check_range(rotation_deg, -3600.0, 3600.0, false, "rotation_deg", "--rotation");
   check_probability(hflip_probability, "hflip_probability", "--hflip");
   check_probability(vflip_probability, "vflip_probability", "--vflip");

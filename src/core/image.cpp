@@ -141,7 +141,8 @@ std::vector<fs::path> image_files_in(const fs::path& folder) {
   static const char* const kExtensions[] = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"};
   std::vector<fs::path> paths;
   for (const auto& item : fs::recursive_directory_iterator(folder)) {
-    if (!item.is_regular_file()) continue;
+    // A broken link is listed, so that reading it fails with its name.
+    if (item.is_directory()) continue;
     std::string extension = item.path().extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

@@ -162,14 +162,14 @@ TEST(EvalCli, ImpossibleRequestsAreOneLineErrors) {
   }
 }
 
-TEST(EvalCli, NonFiniteProbabilityOptionsAreBadCommandLines) {
+TEST(EvalCli, ImpossibleOptionValuesAreBadCommandLines) {
   TempDir dir;
   const fs::path manifest = write_synthetic_manifest(dir / "data", 4);
   write_predictions(dir / "p.csv", {{"syn_0_1", 0.9}, {"syn_0_3", 0.4}, {"syn_1_1", 0.6}, {"syn_1_3", 0.1}});
   const std::string common =
       "--predictions " + quoted(dir / "p.csv") + " --manifest " + quoted(manifest) + " --split val --out " +
       quoted(dir / "eval");
-  for (const std::string option : {"--threshold nan", "--threshold inf", "--target-sensitivity nan"}) {
+  for (const std::string option : {"--threshold nan", "--threshold inf", "--target-sensitivity nan", "--seed -1"}) {
     std::string out, err;
     EXPECT_EQ(eval(common + " " + option, &out, &err), 2) << option;
     EXPECT_NE(err.find(option.substr(0, option.find(' '))), std::string::npos) << option << " -> " << err;

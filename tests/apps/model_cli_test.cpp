@@ -78,15 +78,18 @@ TEST(ModelCli, AnUnknownOrMissingCommandIsABadCommandLine) {
   EXPECT_NE(err.find("a command is required: info, create or convert"), std::string::npos) << err;
 }
 
-TEST(ModelCli, CreateRefusesClassNamesThatCannotBeToldApartAndImpossibleSizes) {
+TEST(ModelCli, CreateRefusesClassNamesThatCannotBeToldApartAndImpossibleOptions) {
   TempDir dir;
   const std::vector<std::pair<std::string, std::string>> cases{
       {"--input-size 75 --backbone-size 75 --classes melanoma melanoma", "--classes: class 'melanoma' is named twice"},
       {"--input-size 75 --backbone-size 75 --classes '' nevus", "--classes: class 1 has an empty name"},
-      {"--input-size 100000", "input size 100000 is above 4096"}};
+      {"--input-size 100000", "input size 100000 is above 4096"},
+      {"--input-size 75 --backbone-size 75 --aux-logits", "auxiliary classifier needs a backbone size"},
+      {"--resize-policy fit", "--resize-policy: unknown resize policy 'fit'"},
+      {"--seed -1", "--seed: must be at least 0, got -1"}};
   for (const auto& [args, message] : cases) {
     std::string out, err;
-    EXPECT_EQ(model_tool("create " + quoted(dir / "m.safetensors") + " " + args, &out, &err), 1)
+    EXPECT_EQ(model_tool("create " + quoted(dir / "m.safetensors") + " " + args, &out, &err), 2)
         << args;
     EXPECT_NE(err.find(message), std::string::npos) << args << " -> " << err;
     EXPECT_FALSE(fs::exists(dir / "m.safetensors")) << args;

@@ -1,5 +1,6 @@
 // The error funnel and option checks that every tool shares.
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -67,6 +68,39 @@ TEST(ToolMain, AtLeastNamesTheBoundAndRefusesWhatIsNotAnInteger) {
   app.add_option("--n", n)->check(at_least(1));
   EXPECT_EQ(run(app, {"derm-test", "--n", "7"}, [] { return kExitOk; }).code, kExitOk);
   EXPECT_EQ(n, 7);
+}
+
+TEST(ToolMain, AtLeastZeroKeepsANegativeNumberFromWrappingAroundInAnUnsignedOption) {
+  for (const std::string value : {"-1", "-0x1"}) {
+    CLI::App app{"test", "derm-test"};
+    std::uint64_t seed = 5;
+    app.add_option("--seed", seed)->check(at_least(0));
+    const Outcome outcome = run(app, {"derm-test", "--seed", value}, [] { return kExitOk; });
+    EXPECT_EQ(outcome.code, kExitUsage) << value;
+    EXPECT_NE(outcome.err.find("--seed: "), std::string::npos) << value << " -> " << outcome.err;
+  }
+  CLI::App app{"test", "derm-test"};
+  std::uint64_t seed = 5;
+  app.add_option("--seed", seed)->check(at_least(0));
+  EXPECT_EQ(run(app, {"derm-test", "--seed", "18446744073709551615"}, [] { return kExitOk; }).code, kExitOk);
+  EXPECT_EQ(seed, 18446744073709551615ull);
+}
+
+TEST(ToolMain, ParsedByAcceptsWhatTheParserAcceptsAndQuotesItsError) {
+  const auto parse_colour = [](const std::string& name) {
+    if (name != "red") throw std::invalid_argument("unknown colour '" + name + "'");
+    return 1;
+  };
+  CLI::App app{"test", "derm-test"};
+  std::string colour;
+  app.add_option("--colour", colour)->check(parsed_by(parse_colour));
+  const Outcome outcome = run(app, {"derm-test", "--colour", "blue"}, [] { return kExitOk; });
+  EXPECT_EQ(outcome.code, kExitUsage);
+  EXPECT_NE(outcome.err.find("--colour: unknown colour 'blue'"), std::string::npos) << outcome.err;
+  CLI::App accepting{"test", "derm-test"};
+  accepting.add_option("--colour", colour)->check(parsed_by(parse_colour));
+  EXPECT_EQ(run(accepting, {"derm-test", "--colour", "red"}, [] { return kExitOk; }).code, kExitOk);
+  EXPECT_EQ(colour, "red");
 }
 
 }  // namespace

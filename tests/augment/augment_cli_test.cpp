@@ -22,10 +22,11 @@ class AugmentCli : public ::testing::Test {
     return "--manifest " + (dir_ / "data" / "manifest.csv").string() + " --out " + (dir_ / out).string() +
            " --samples 5 --shard-size 2 --size 40 --seed 3 --quiet --threads " + std::to_string(threads);
   }
-  // stderr of a failed run: one line naming `option`.
-  void expect_one_line_error(const std::string& args, const std::string& option) const {
+  // stderr of a failed run: one line naming `option`; exit code 2 for a bad
+  // command line, 1 for other errors.
+  void expect_one_line_error(const std::string& args, const std::string& option, int exit_code = 2) const {
     std::string err;
-    EXPECT_NE(run(args, nullptr, &err), 0) << args;
+    EXPECT_EQ(run(args, nullptr, &err), exit_code) << args;
     EXPECT_NE(err.find(option), std::string::npos) << args << " -> " << err;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   }
@@ -56,9 +57,9 @@ TEST_F(AugmentCli, StopAndResumeGivesIdenticalShards) {
     EXPECT_EQ(read_file(dir_ / "parts" / shard_name(shard)), read_file(dir_ / "whole" / shard_name(shard)))
         << shard_name(shard);
   }
-  expect_one_line_error(shard_args("parts") + " --jpeg-quality 90", "different jpeg_quality");
+  expect_one_line_error(shard_args("parts") + " --jpeg-quality 90", "different jpeg_quality", 1);
   expect_one_line_error(shard_args("parts") + " --rotation 0,90",
-                        "different params (rotation_deg: was [0.0,360.0], now [0.0,90.0])");
+                        "different params (rotation_deg: was [0.0,360.0], now [0.0,90.0])", 1);
 }
 
 TEST_F(AugmentCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
@@ -70,6 +71,11 @@ TEST_F(AugmentCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
   expect_one_line_error(shard_args("x") + " --stretch 1.2,0.8", "--stretch");
   expect_one_line_error(shard_args("x") + " --hflip 2", "--hflip");
   expect_one_line_error(shard_args("x") + " --gamma abc", "--gamma");
+  expect_one_line_error(shard_args("x") + " --rotation 5000", "--rotation");
+  expect_one_line_error(shard_args("x") + " --cutout-fill pink", "--cutout-fill");
+  expect_one_line_error(shard_args("x") + " --resize fit", "--resize");
+  expect_one_line_error(shard_args("x") + " --seed -1", "--seed");
+  expect_one_line_error(shard_args("x") + " --grid 2x2", "--grid");
   expect_one_line_error(shard_args("x") + " --shard-size 0", "--shard-size");
   expect_one_line_error(shard_args("x", 0), "--threads");
   expect_one_line_error("--out " + (dir_ / "y").string() + " --samples 3", "--manifest");
@@ -92,8 +98,10 @@ TEST_F(AugmentCli, PreviewWritesALabelledContactSheet) {
   EXPECT_EQ(sheet.rows, 2 * 64 + 3 * 4);
   expect_one_line_error("--preview " + image.string() + " --out " + (dir_ / "s.png").string() + " --grid 3", "--grid");
   expect_one_line_error("--preview " + image.string() + " --out " + (dir_ / "s.txt").string(), "--out");
+  expect_one_line_error("--preview " + image.string() + " --out " + (dir_ / "s.png").string() + " --samples 5",
+                        "--samples");
   expect_one_line_error("--preview " + (dir_ / "none.png").string() + " --out " + (dir_ / "s.png").string(),
-                        "none.png");
+                        "none.png", 1);
 }
 
 }  // namespace

@@ -131,6 +131,20 @@ TEST(ReadRgbImage, AHugeDeclaredSizeIsRefusedBeforeDecoding) {
   EXPECT_THROW(read_rgb_image(write_claiming(dir / "over.png", 64), options), Error);
 }
 
+TEST(ImageFilesIn, ListsImagesRecursivelyAndBrokenLinksToo) {
+  TempDir dir;
+  const cv::Mat rgb(8, 8, CV_8UC3, cv::Scalar(1, 2, 3));
+  std::filesystem::create_directories(dir / "sub" / "folder.jpg");
+  testing::write_rgb(dir / "b.PNG", rgb);
+  testing::write_rgb(dir / "sub" / "a.jpg", rgb);
+  std::ofstream(dir / "notes.txt") << "not an image";
+  std::filesystem::create_symlink(dir / "missing.jpg", dir / "broken.jpg");
+  const std::vector<std::filesystem::path> expected{dir / "b.PNG", dir / "broken.jpg", dir / "sub" / "a.jpg"};
+  EXPECT_EQ(image_files_in(dir.path()), expected);
+  EXPECT_NE(error_of(dir / "broken.jpg").find("broken.jpg"), std::string::npos);
+  EXPECT_THROW(image_files_in(dir / "nope"), Error);
+}
+
 TEST(ResizeToSquare, PoliciesGiveTheRequestedSize) {
   const cv::Mat wide(100, 200, CV_8UC3, cv::Scalar(50, 60, 70));
   for (auto policy : {ResizePolicy::squash, ResizePolicy::center_crop, ResizePolicy::pad}) {

@@ -51,6 +51,10 @@ TEST(PrepCli, ErrorsAreOneLineWithExitCodes) {
   EXPECT_NE(err.find("unknown format 'nope'"), std::string::npos) << err;
   EXPECT_EQ(run_prep("--out " + (dir / "m.csv").string() + " --task nope --source folders:" + dir.path().string(), &out, &err), 2);
   EXPECT_NE(err.find("--task: unknown task 'nope'"), std::string::npos) << err;
+  EXPECT_EQ(run_prep("--out " + (dir / "m.csv").string() + " --seed -1 --source folders:" + dir.path().string(), &out, &err), 2);
+  EXPECT_NE(err.find("--seed: must be at least 0, got -1"), std::string::npos) << err;
+  EXPECT_EQ(run_prep("--out " + (dir / "m.csv").string() + " --cache-policy fit --source folders:" + dir.path().string(), &out, &err), 2);
+  EXPECT_NE(err.find("--cache-policy: unknown resize policy 'fit'"), std::string::npos) << err;
 }
 
 TEST(PrepCli, FoldersSourceWithJsonSummary) {
