@@ -7,6 +7,9 @@ if(Torch_VERSION VERSION_GREATER_EQUAL 2.12 AND CMAKE_CXX_STANDARD LESS 20)
   set(CMAKE_CXX_STANDARD 20)
 endif()
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+# libjpeg, which OpenCV decodes with too: derm calls it itself to refuse damaged
+# JPEG data that OpenCV would decode with grey patches.
+find_package(JPEG REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)

@@ -9,7 +9,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "derm/atomic_file.hpp"
 #include "derm/error.hpp"
+#include "jpeg_decoder.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
@@ -18,21 +20,11 @@ namespace {
 
 std::string describe(const fs::path& path) { return path.string() + ": "; }
 
-// libjpeg decodes a truncated JPEG with a warning and grey fill; a complete one
-// ends with the EOI marker (FF D9), possibly followed by a little padding.
-bool is_truncated_jpeg(const fs::path& path) {
+bool has_jpeg_signature(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  unsigned char head[2] = {0, 0};
-  in.read(reinterpret_cast<char*>(head), 2);
-  if (head[0] != 0xFF || head[1] != 0xD8) return false;
-  constexpr std::streamoff kTail = 1024;
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  const std::streamoff start = std::max<std::streamoff>(2, size - kTail);
-  std::string tail(static_cast<std::size_t>(size - start), '\0');
-  in.seekg(start);
-  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
-  return tail.rfind("\xFF\xD9") == std::string::npos;
+  char signature[2] = {0, 0};
+  in.read(signature, 2);
+  return signature[0] == '\xFF' && signature[1] == '\xD8';
 }
 
 // The size a JPEG's frame header or a PNG's IHDR chunk declares, read before
@@ -100,19 +92,27 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
     throw Error(describe(path) + "image too large (" + size_text(*size) + ")");
   }
 
-  // ANYDEPTH|ANYCOLOR keeps 16-bit and grayscale visible (to convert or reject)
-  // while still applying the EXIF orientation, which IMREAD_UNCHANGED would skip.
   cv::Mat image;
-  try {
-    if (!cv::haveImageReader(path.string())) {
-      throw Error(describe(path) + "not an image in a format derm can read");
+  bool rgb_order = false;  // OpenCV's decoders give BGR(A)
+  if (has_jpeg_signature(path)) {
+    if (std::optional<cv::Mat> decoded = decode_jpeg(read_file(path), path)) {
+      image = std::move(*decoded);
+      rgb_order = true;
     }
-    image = cv::imread(path.string(), cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
-  } catch (const cv::Exception& e) {
-    throw Error(describe(path) + "cannot decode image (" + e.err + ")");
   }
-  if (image.empty()) throw Error(describe(path) + "cannot decode image (corrupt or truncated)");
-  if (is_truncated_jpeg(path)) throw Error(describe(path) + "truncated JPEG (no end-of-image marker)");
+  if (image.empty()) {
+    // ANYDEPTH|ANYCOLOR keeps 16-bit and grayscale visible (to convert or reject)
+    // while still applying the EXIF orientation, which IMREAD_UNCHANGED would skip.
+    try {
+      if (!cv::haveImageReader(path.string())) {
+        throw Error(describe(path) + "not an image in a format derm can read");
+      }
+      image = cv::imread(path.string(), cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+    } catch (const cv::Exception& e) {
+      throw Error(describe(path) + "cannot decode image (" + e.err + ")");
+    }
+    if (image.empty()) throw Error(describe(path) + "cannot decode image (corrupt or truncated)");
+  }
   if (image.channels() == 1) {
     throw Error(describe(path) + "grayscale image; dermoscopy classification needs colour");
   }
@@ -130,6 +130,7 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
     cv::normalize(image, scaled, 0, 255, cv::NORM_MINMAX, CV_8U);
     image = scaled;
   }
+  if (rgb_order) return image;
   cv::Mat rgb;
   cv::cvtColor(image, rgb, image.channels() == 4 ? cv::COLOR_BGRA2RGB : cv::COLOR_BGR2RGB);
   return rgb;

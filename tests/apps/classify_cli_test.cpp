@@ -3,6 +3,7 @@
 // still classified, the exit code says some failed).
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -90,6 +91,11 @@ TEST_F(ClassifyCli, BadInputCorpusFailsPerFileAndTheRestIsClassified) {
   cv::imencode(".jpg", synthetic_lesion(200, 200, 3), jpeg);
   std::ofstream(bad / "truncated.jpg", std::ios::binary)
       .write(reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size() / 2));
+  // Cut short, but still ending with an end-of-image marker: OpenCV would decode it with a grey patch.
+  std::vector<uchar> cut(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() / 2));
+  cut.insert(cut.end(), {0xFF, 0xD9});
+  std::ofstream(bad / "cut_with_end_marker.jpg", std::ios::binary)
+      .write(reinterpret_cast<const char*>(cut.data()), static_cast<std::streamsize>(cut.size()));
   ASSERT_TRUE(cv::imwrite((bad / "one_pixel.png").string(), cv::Mat(1, 1, CV_8UC3, cv::Scalar(1, 2, 3))));
   ASSERT_TRUE(cv::imwrite((bad / "gray.png").string(), cv::Mat(64, 64, CV_8UC1, cv::Scalar(9))));
   // A BMP header claiming 50000 x 50000 pixels (2.5 gigapixels).
@@ -101,7 +107,7 @@ TEST_F(ClassifyCli, BadInputCorpusFailsPerFileAndTheRestIsClassified) {
   std::ofstream(bad / "huge.bmp", std::ios::binary).write(reinterpret_cast<const char*>(bmp.data()),
                                                            static_cast<std::streamsize>(bmp.size()));
   const std::vector<std::string> bad_names{"missing.jpg", "empty.jpg", "text.jpg", "truncated.jpg",
-                                           "one_pixel.png", "gray.png", "huge.bmp"};
+                                           "one_pixel.png", "gray.png", "huge.bmp", "cut_with_end_marker.jpg"};
   // Accepted variants of a good image: 16 bits per channel, and an alpha channel.
   cv::Mat deep;
   cv::cvtColor(synthetic_lesion(80, 80, 4), deep, cv::COLOR_RGB2BGR);
@@ -134,6 +140,11 @@ TEST_F(ClassifyCli, BadInputCorpusFailsPerFileAndTheRestIsClassified) {
         << bad_names[i] << " not reported on stderr:\n" << err;
   }
   EXPECT_NE(result["images"][6]["error"].get<std::string>().find("grayscale"), std::string::npos);
+  // Every line on stderr is the tool's own (errors, progress): the image decoders print nothing.
+  std::istringstream lines(err);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_TRUE(line.rfind("derm-classify: ", 0) == 0 || line.rfind("classify: ", 0) == 0) << line;
+  }
 }
 
 TEST_F(ClassifyCli, AllImagesBadIsFailureAndBadModelIsOneLine) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "derm/error.hpp"
 #include "test_support.hpp"
@@ -91,6 +92,77 @@ TEST(ReadRgbImage, BadInputsNameTheFile) {
   EXPECT_NE(error_of(dir / "truncated.jpg").find("truncated.jpg:"), std::string::npos);
 
   EXPECT_NE(error_of(dir.path()).find("is a folder"), std::string::npos);
+}
+
+std::vector<uchar> jpeg_of(const cv::Mat& rgb, const std::vector<int>& params = {}) {
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  std::vector<uchar> bytes;
+  EXPECT_TRUE(cv::imencode(".jpg", bgr, bytes, params));
+  return bytes;
+}
+
+std::filesystem::path write_bytes(const std::filesystem::path& path, const std::vector<uchar>& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
+// An EXIF block (APP1) holding only an orientation tag, inserted after SOI.
+std::vector<uchar> with_exif_orientation(std::vector<uchar> jpeg, int orientation, bool big_endian) {
+  std::vector<uchar> tiff = big_endian ? std::vector<uchar>{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3,
+                                                            0, 0, 0, 1, 0, static_cast<uchar>(orientation), 0, 0,
+                                                            0, 0, 0, 0}
+                                       : std::vector<uchar>{'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0,
+                                                            1, 0, 0, 0, static_cast<uchar>(orientation), 0, 0, 0,
+                                                            0, 0, 0, 0};
+  std::vector<uchar> app1{0xFF, 0xE1, 0, 0, 'E', 'x', 'i', 'f', 0, 0};
+  app1.insert(app1.end(), tiff.begin(), tiff.end());
+  app1[3] = static_cast<uchar>(app1.size() - 2);
+  jpeg.insert(jpeg.begin() + 2, app1.begin(), app1.end());
+  return jpeg;
+}
+
+TEST(ReadRgbImage, JpegsAreDecodedPixelForPixelAsOpenCvDecodesThem) {
+  TempDir dir;
+  const cv::Mat lesion = testing::synthetic_lesion(301, 203, 7);  // odd sides: partial MCUs
+  const std::vector<std::pair<std::string, std::vector<int>>> variants{
+      {"baseline.jpg", {cv::IMWRITE_JPEG_QUALITY, 90}},
+      {"progressive.jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}},
+      {"restart_intervals.jpg", {cv::IMWRITE_JPEG_RST_INTERVAL, 4}},
+      // OpenCV stores full-resolution chroma when the two qualities differ.
+      {"full_chroma.jpg", {cv::IMWRITE_JPEG_LUMA_QUALITY, 90, cv::IMWRITE_JPEG_CHROMA_QUALITY, 80}}};
+  for (const auto& [name, params] : variants) {
+    const auto path = write_bytes(dir / name, jpeg_of(lesion, params));
+    EXPECT_TRUE(testing::identical_images(read_rgb_image(path), testing::read_with_opencv_rgb(path))) << name;
+  }
+  for (const bool big_endian : {false, true}) {
+    for (int orientation = 1; orientation <= 8; ++orientation) {
+      const std::string name = "exif_" + std::to_string(orientation) + (big_endian ? "_mm" : "_ii") + ".jpg";
+      const auto path = write_bytes(dir / name, with_exif_orientation(jpeg_of(lesion), orientation, big_endian));
+      const cv::Mat read = read_rgb_image(path);
+      EXPECT_TRUE(testing::identical_images(read, testing::read_with_opencv_rgb(path))) << name;
+      EXPECT_EQ(read.cols, orientation >= 5 ? 203 : 301) << name;
+    }
+  }
+}
+
+TEST(ReadRgbImage, DamagedJpegDataIsAnErrorNotAGreyPatch) {
+  TempDir dir;
+  const std::vector<uchar> jpeg = jpeg_of(testing::synthetic_lesion(256, 256, 8), {cv::IMWRITE_JPEG_QUALITY, 95});
+  std::vector<uchar> cut(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() * 6 / 10));
+  write_bytes(dir / "cut.jpg", cut);
+  cut.insert(cut.end(), {0xFF, 0xD9});  // still ends with an end-of-image marker
+  write_bytes(dir / "cut_with_end_marker.jpg", cut);
+  write_bytes(dir / "no_end_marker.jpg", std::vector<uchar>(jpeg.begin(), jpeg.end() - 2));
+  std::vector<uchar> restart_in_the_middle = jpeg;  // a marker where entropy-coded data should be
+  restart_in_the_middle[jpeg.size() / 2] = 0xFF;
+  restart_in_the_middle[jpeg.size() / 2 + 1] = 0xD3;
+  write_bytes(dir / "marker_in_data.jpg", restart_in_the_middle);
+  for (const std::string name : {"cut.jpg", "cut_with_end_marker.jpg", "no_end_marker.jpg", "marker_in_data.jpg"}) {
+    const std::string error = error_of(dir / name);
+    EXPECT_NE(error.find(name + ": corrupt or truncated JPEG ("), std::string::npos) << name << " -> " << error;
+  }
 }
 
 // A small file whose header claims `side` x `side` pixels: the JPEG's frame

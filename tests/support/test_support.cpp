@@ -42,6 +42,17 @@ std::optional<fs::path> data_dir() {
   return std::nullopt;
 }
 
+cv::Mat read_with_opencv_rgb(const std::filesystem::path& path) {
+  const cv::Mat bgr = cv::imread(path.string(), cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+  cv::Mat rgb;
+  if (!bgr.empty()) cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+bool identical_images(const cv::Mat& a, const cv::Mat& b) {
+  return a.size() == b.size() && a.type() == b.type() && (a.empty() || cv::norm(a, b, cv::NORM_INF) == 0);
+}
+
 cv::Mat synthetic_lesion(int width, int height, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0.0, 1.0);

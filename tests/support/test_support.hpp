@@ -33,6 +33,13 @@ cv::Mat synthetic_lesion(int width, int height, std::uint64_t seed);
 // Writes an RGB image (converted to BGR for OpenCV); returns the path.
 std::filesystem::path write_rgb(const std::filesystem::path& path, const cv::Mat& rgb);
 
+// An image as OpenCV's own decoders read it (cv::imread, EXIF orientation
+// applied), in RGB order: the reference for derm's decoding.
+cv::Mat read_with_opencv_rgb(const std::filesystem::path& path);
+
+// Same size, type and every value.
+bool identical_images(const cv::Mat& a, const cv::Mat& b);
+
 // Absolute path of a built tool, e.g. tool_path("derm-classify").
 std::filesystem::path tool_path(const std::string& name);
 
