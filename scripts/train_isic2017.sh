@@ -35,7 +35,8 @@
 #   INIT           derm model file to fine-tune (e.g. converted ImageNet weights); empty: from scratch
 #   BATCH, LR, WEIGHT_DECAY                                          (64, 0.001, 0.05)
 #   DEVICE         cpu, cuda or auto                                 (auto)
-#   CUDA_GRAPHS    1: derm-train --cuda-graphs (CUDA only)           (0)
+#   CUDA_GRAPHS    1: derm-train --cuda-graphs (CUDA only; a member whose
+#                  process fails with them is trained again without)  (0)
 #   EVAL_CUDA_GRAPHS  0: derm-eval --no-cuda-graphs (CUDA only)      (1)
 #   WORKERS        decoding threads per process                      (2)
 #   TTA            test-time views for the evaluation: 1, 2, 4 or 8  (1)
@@ -100,17 +101,36 @@ log "derm-prep (${#sources[@]} extra source argument(s))"
   --absolute-paths --threads "$(nproc)" --out "$OUT/manifest.csv" --summary "$OUT/prep.json" --quiet
 
 train_args=(--manifest "$OUT/manifest.csv" --input-size "$SIZE" --backbone-size "$BACKBONE" --epochs "$EPOCHS"
-            --batch-size "$BATCH" --lr "$LR" --weight-decay "$WEIGHT_DECAY" --time-limit "$TIME_LIMIT"
-            --device "$DEVICE" --workers "$WORKERS" --quiet)
+            --batch-size "$BATCH" --lr "$LR" --weight-decay "$WEIGHT_DECAY" --device "$DEVICE"
+            --workers "$WORKERS" --ensemble "$MEMBERS" --out "$OUT/ensemble" --quiet)
 if [[ -n $INIT ]]; then train_args+=(--init "$INIT"); fi
-if [[ $CUDA_GRAPHS == 1 ]]; then train_args+=(--cuda-graphs); fi
+# Member k with CUDA graphs when asked for; should that process fail (e.g. a
+# step that cannot be recorded), member k again without them, resuming from its
+# last checkpoint, in what is left of TIME_LIMIT.
+train_member() {
+  local k=$1 started=$SECONDS member_log=$OUT/logs/train-member-$k.log
+  if [[ $CUDA_GRAPHS != 1 ]]; then
+    "$BIN/derm-train/derm-train" "${train_args[@]}" --members "$k" --time-limit "$TIME_LIMIT" 2>"$member_log"
+    return
+  fi
+  "$BIN/derm-train/derm-train" "${train_args[@]}" --members "$k" --time-limit "$TIME_LIMIT" --cuda-graphs \
+    2>"$member_log" && return
+  local minutes=0
+  if [[ $TIME_LIMIT != 0 ]]; then
+    minutes=$(awk -v limit="$TIME_LIMIT" -v used=$((SECONDS - started)) \
+      'BEGIN { left = limit - used / 60 - 0.25; if (left < 1) print "none"; else printf "%.2f", left }')
+    [[ $minutes == none ]] && return 1
+  fi
+  mv "$member_log" "$OUT/logs/train-member-$k.cuda-graphs.log"
+  log "member $k failed with --cuda-graphs ($(tail -n 1 "$OUT/logs/train-member-$k.cuda-graphs.log")); again without them"
+  "$BIN/derm-train/derm-train" "${train_args[@]}" --members "$k" --time-limit "$minutes" 2>"$member_log"
+}
 log "derm-train: member(s) ${member_ids[*]} of $MEMBERS, $PARALLEL at a time"
 # Member k is the same network whichever process trains it; the process that
 # completes the set writes ensemble.json.
 pids=()
 for k in "${member_ids[@]}"; do
-  "$BIN/derm-train/derm-train" "${train_args[@]}" --ensemble "$MEMBERS" --members "$k" --out "$OUT/ensemble" \
-    2>"$OUT/logs/train-member-$k.log" &
+  train_member "$k" &
   pids+=($!)
   if ((${#pids[@]} >= PARALLEL)); then
     wait "${pids[0]}" || failed=1

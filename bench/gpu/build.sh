@@ -3,7 +3,7 @@
 # unpacks .devkit.tar.xz when needed and sources its env.sh (the built tools
 # need its LD_LIBRARY_PATH at run time too, hence sourced, not run), then builds
 # into BUILD_DIR (Release), logging to BUILD_DIR/build.log:
-#   - the tools and benchmark the GPU scripts run (required). Should the
+#   - the tools and benchmarks the GPU scripts run (required). Should the
 #     configuration with tests or the CUDA graph code fail there, they are built
 #     again without the tests, then with -DDERM_CUDA_GRAPHS=OFF, so that the
 #     session still runs;
@@ -21,11 +21,22 @@ derm_gpu_build() {
   else
     echo "build.sh: no .devkit/env.sh: building against whatever find_package finds" >&2
   fi
-  local tools=(derm-prep derm-train derm-model derm-eval derm-classify derm_bench_forward_latency)
+  # FindJPEG does not look into the kit: name its libjpeg (headers added by
+  # bench/gpu/add_jpeg_headers_to_kit.sh).
+  local jpeg=()
+  if [[ -f .devkit/env.sh ]]; then
+    if [[ ! -f .devkit/include/jpeglib.h ]]; then
+      echo "build.sh: the kit has no libjpeg headers: run bench/gpu/add_jpeg_headers_to_kit.sh before the call" >&2
+      return 1
+    fi
+    jpeg=(-DJPEG_INCLUDE_DIR="$PWD/.devkit/include" -DJPEG_LIBRARY="$PWD/.devkit/lib/libjpeg.so.62")
+  fi
+  local tools=(derm-prep derm-train derm-model derm-eval derm-classify derm_bench_forward_latency
+               derm_bench_tensor_augment)
   # attempt TESTS GRAPHS: 0 built, 1 the configuration failed, 2 the build failed.
   attempt() {
     cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDERM_BUILD_TESTS="$1" -DDERM_BUILD_BENCH=ON \
-      -DDERM_CUDA_GRAPHS="$2" >>"$build/build.log" 2>&1 || return 1
+      -DDERM_CUDA_GRAPHS="$2" "${jpeg[@]}" >>"$build/build.log" 2>&1 || return 1
     cmake --build "$build" -j "$(nproc)" --target "${tools[@]}" >>"$build/build.log" 2>&1 || return 2
   }
   # With tests and CUDA graphs; should the tests' configuration fail there,

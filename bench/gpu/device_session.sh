@@ -18,7 +18,7 @@
 #      which also brings back the others in follow-up calls).
 #
 # Before the call, on the CPU machine (both paths are git-ignored):
-#   ../shared/device/make-kit.sh                                  # .devkit.tar.xz
+#   ../shared/device/make-kit.sh && bench/gpu/add_jpeg_headers_to_kit.sh   # .devkit.tar.xz
 #   /usr/bin/python3 bench/gpu/bundle_training_data.py ../shared/data .gpudata
 # The call: command "bash bench/gpu/device_session.sh", carry
 # [".devkit.tar.xz", ".gpudata"], timeout_s 590 (see bench/gpu/README.md).
@@ -83,7 +83,7 @@ elif [[ -x $BUILD/tests/nn_tests ]]; then
   log "nn_tests: CUDA graph, BatchNorm-fold and resize tests"
   rm -f "$BUILD/gpu_tests.xml"
   timeout 120 "$BUILD/tests/nn_tests" \
-    --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*:TensorAugmenter.*' \
+    --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*:TensorAugmenter.*:MultiTensorAdamW.*' \
     --gtest_output="xml:$BUILD/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log.tmp" | tee -a "$SESSION_LOG" >&2
   tests_rc=${PIPESTATUS[0]}
   mv "$BUILD/gpu_tests.log.tmp" "$BUILD/gpu_tests.log"
@@ -91,7 +91,10 @@ elif [[ -x $BUILD/tests/nn_tests ]]; then
   log "nn_tests ended (exit $tests_rc)"
 fi
 if [[ -x $BUILD/tests/nn_tests && -f $BUILD/gpu_tests.log ]]; then
-  if passed GraphedTrainingStep.ReplaysGiveThePlainLossesAndGradientsOnCuda; then TRAIN_GRAPHS=1; fi
+  if passed GraphedTrainingStep.ReplaysGiveThePlainLossesAndGradientsOnCuda &&
+     passed GraphedTrainingStep.ReplaysFollowPlainTrainingThroughOptimizerStepsOnCuda; then
+    TRAIN_GRAPHS=1
+  fi
   if passed GraphedForward.ReplaysMatchPlainCallsOnCuda &&
      passed GraphedForward.EnsembleMembersSharingMemoryGiveTheirOwnResultsOnCuda; then
     EVAL_GRAPHS=1
@@ -101,17 +104,26 @@ else
 fi
 
 # ---- 2. speed benchmarks ----------------------------------------------------
-if [[ ${DERM_SESSION_BENCH:-1} == 1 ]]; then
-  log "speed benchmarks (bench/gpu/run_all.sh)"
+# Reserve: derm-prep, loading the images, two evaluations and packing.
+RESERVE=${DERM_SESSION_RESERVE:-80}
+# What the benchmarks may take: all but the packing when no training follows,
+# else all but the reserve and 3 minutes of training.
+if [[ ${DERM_SESSION_TRAIN:-1} == 0 ]]; then
+  bench_seconds=$(($(left) - 20))
+else
+  bench_seconds=$(($(left) - RESERVE - 180))
+fi
+if [[ ${DERM_SESSION_BENCH:-1} == 1 ]] && ((bench_seconds < 60)); then
+  log "only ${bench_seconds}s for the benchmarks: skipped"
+elif [[ ${DERM_SESSION_BENCH:-1} == 1 ]]; then
+  log "speed benchmarks (bench/gpu/run_all.sh), at most ${bench_seconds}s"
   DERM_BENCH_DEVICE=$DEVICE DERM_BENCH_BUILD=$BUILD DERM_BENCH_DEADLINE=${DERM_BENCH_DEADLINE:-250} \
-    DERM_BENCH_STEP_TIMEOUT=${DERM_BENCH_STEP_TIMEOUT:-90} OUT=$PACK timeout $(($(left) - 150)) \
+    DERM_BENCH_STEP_TIMEOUT=${DERM_BENCH_STEP_TIMEOUT:-90} OUT=$PACK timeout "$bench_seconds" \
     bash bench/gpu/run_all.sh 2>&1 | tee -a "$SESSION_LOG" >&2
   log "benchmarks ended (exit ${PIPESTATUS[0]})"
 fi
 
 # ---- 3. ISIC 2017 ensemble --------------------------------------------------
-# Reserve: derm-prep, loading the images, two evaluations and packing.
-RESERVE=${DERM_SESSION_RESERVE:-80}
 train_seconds=$(($(left) - RESERVE))
 ISIC=$BUILD/isic2017-$DEVICE
 trained_here=0

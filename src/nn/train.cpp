@@ -601,7 +601,8 @@ void train_member(RunContext& run, int member) {
                 {"planned_epochs", state.planned_epochs},
                 {"lr", learning_rate(o.lr, std::max<std::int64_t>(0, state.global_step - 1), warmup_steps, total_steps)},
                 {"images_per_second", (state.step_in_epoch - steps_before) * o.batch_size / seconds},
-                {"seconds", seconds}};
+                {"seconds", seconds},
+                {"cuda_graphs", gradients_of->replaying()}};
     double metric = std::numeric_limits<double>::quiet_NaN();
     if (run.val) {
       const Validation v = validate_member(net, *run.val, metadata, run.device, o.batch_size, cuda && o.bf16);

@@ -82,6 +82,12 @@ TEST(TrainCli, WritesAnEnsembleFolderThatLoads) {
     EXPECT_TRUE(fs::exists(dir / "ens" / name)) << name;
   }
   EXPECT_FALSE(fs::exists(dir / "ens" / "member-1.checkpoint")) << "checkpoints of finished members are removed";
+  std::ifstream log(dir / "ens" / "train-log.jsonl");
+  std::string first_epoch;
+  ASSERT_TRUE(std::getline(log, first_epoch));
+  const json epoch = json::parse(first_epoch);
+  EXPECT_GT(epoch.at("images_per_second").get<double>(), 0.0);
+  EXPECT_FALSE(epoch.at("cuda_graphs").get<bool>()) << "no CUDA graph on the CPU";
   EXPECT_FALSE(same_model_weights(dir / "ens" / "member-1.safetensors", dir / "ens" / "member-2.safetensors"))
       << "members must differ";
   std::string out;

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include "derm/autocast.hpp"
 #include "derm/graphed_forward.hpp"
+#include "multi_tensor_adamw.hpp"
+#include "training_loss.hpp"
 #include "small_networks.hpp"
 
 namespace derm {
@@ -83,6 +86,71 @@ TEST(GraphedTrainingStep, ReplaysGiveThePlainLossesAndGradientsOnCuda) {
     }
   }
   EXPECT_FALSE(plain.replaying());
+}
+
+// As derm-train trains on CUDA: bf16 autocast, channels_last weights and
+// inputs, dropout reseeded before each step, cuDNN benchmark on, label
+// smoothing, and an AdamW step after each. Replays must follow an identical
+// network trained with plain steps, step for step: a replay that read stale
+// weights (or a stale bf16 copy of them) would fall behind it.
+TEST(GraphedTrainingStep, ReplaysFollowPlainTrainingThroughOptimizerStepsOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!cuda_graphs_built()) GTEST_SKIP() << "built against a LibTorch without CUDA";
+  const torch::Device cuda(torch::kCUDA);
+  const bool benchmark_was = at::globalContext().benchmarkCuDNN();
+  at::globalContext().setBenchmarkCuDNN(true);
+  const auto channels_last_network = [&] {
+    auto net = testing::small_network(6, 96, 80, cuda, /*dropout=*/0.5);
+    for (auto& p : net->parameters()) {
+      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+    return net;
+  };
+  const auto loss_of_batch = [](InceptionV3& net) {
+    return [&net](const torch::Tensor& x, const torch::Tensor& y) {
+      torch::Tensor loss;
+      {
+        Bf16Autocast cast(true, x.device());
+        loss = mean_cross_entropy(net->forward(x).to(torch::kFloat32), y, 0.1, {});
+      }
+      loss.backward();
+      return loss.detach();
+    };
+  };
+  auto graphed_net = channels_last_network(), plain_net = channels_last_network();
+  const torch::optim::AdamWOptions adamw = torch::optim::AdamWOptions(1e-2).weight_decay(0.05);
+  MultiTensorAdamW graphed_optimizer(graphed_net->parameters(), adamw), plain_optimizer(plain_net->parameters(), adamw);
+  GraphedTrainingStep graphed(loss_of_batch(graphed_net), graphed_net->parameters(), /*use_graphs=*/true,
+                              /*plain_steps=*/2);
+  GraphedTrainingStep plain(loss_of_batch(plain_net), plain_net->parameters(), /*use_graphs=*/false);
+  const auto y = torch::tensor({0, 1, 2, 1}, torch::kInt64).to(cuda);
+  for (int step = 0; step < 8; ++step) {
+    const auto x = torch::randn({4, 3, 96, 96}, cuda).contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::manual_seed(1000 + step);
+    const auto graphed_loss = graphed(x, y);
+    graphed_optimizer.step();
+    torch::manual_seed(1000 + step);
+    const auto plain_loss = plain(x, y);
+    plain_optimizer.step();
+    EXPECT_LT(max_relative_difference(graphed_loss, plain_loss), 2e-2) << "step " << step;
+  }
+  EXPECT_TRUE(graphed.replaying());
+  at::globalContext().setBenchmarkCuDNN(benchmark_was);
+
+  torch::NoGradGuard no_grad;
+  auto plain_parameters = plain_net->named_parameters();
+  for (const auto& item : graphed_net->named_parameters()) {
+    EXPECT_LT(max_relative_difference(item.value(), plain_parameters[item.key()]), 5e-2) << item.key();
+  }
+  auto plain_buffers = plain_net->named_buffers();
+  for (const auto& item : graphed_net->named_buffers()) {
+    if (item.key().find("running_mean") == std::string::npos) continue;
+    EXPECT_LT(max_relative_difference(item.value(), plain_buffers[item.key()]), 5e-2) << item.key();
+  }
+  // The weights moved: a replay that left them alone could not follow.
+  const auto initial = channels_last_network();
+  EXPECT_GT(max_relative_difference(graphed_net->Conv2d_1a_3x3->conv->weight,
+                                    initial->Conv2d_1a_3x3->conv->weight), 5e-2);
 }
 
 }  // namespace

@@ -124,6 +124,20 @@ TEST(InceptionV3, FoldedBatchNormGivesTheSameLogitsAndLeavesTheStateDict) {
   }
 }
 
+// Needs a GPU (bench/gpu/device_session.sh): derm-classify folds on CUDA.
+TEST(InceptionV3, FoldedBatchNormGivesTheSameLogitsOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto net = network_to_fold(5);
+  net->to(torch::kCUDA);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 75, 75}).to(torch::kCUDA);
+  const auto expected = net->forward(x);
+  net->fold_batch_norm();
+  ASSERT_TRUE(net->Conv2d_1a_3x3->batch_norm_folded());
+  // cuDNN may convolve in TF32 (10-bit mantissa) on both sides.
+  EXPECT_LT(max_relative_difference(net->forward(x), expected), 5e-3);
+}
+
 TEST(InceptionV3, FoldIsUsedInEvalModeAndDroppedByTrainingMode) {
   auto net = network_to_fold(4);
   torch::NoGradGuard no_grad;

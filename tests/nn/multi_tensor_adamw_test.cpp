@@ -97,13 +97,13 @@ std::int64_t step_of(const Map& state, const torch::Tensor& p) {
   return it == state.end() ? 0 : static_cast<const AdamWParamState&>(*it->second).step();
 }
 
-void expect_same_parameters(Net& actual, Net& expected) {
+void expect_same_parameters(Net& actual, Net& expected, double tolerance = 1e-6) {
   torch::NoGradGuard no_grad;
   auto expected_params = expected->named_parameters();
   for (const auto& item : actual->named_parameters()) {
     const auto& want = expected_params[item.key()];
     const double scale = want.abs().max().item<double>();
-    EXPECT_LE((item.value() - want).abs().max().item<double>(), 1e-6 * scale) << item.key();
+    EXPECT_LE((item.value() - want).abs().max().item<double>(), tolerance * scale) << item.key();
   }
 }
 
@@ -118,6 +118,27 @@ TEST(MultiTensorAdamW, MatchesTorchAdamW) {
   expect_same_parameters(net, reference);
   EXPECT_FALSE(torch::equal(net->fc->weight, make_net()->fc->weight));
   EXPECT_EQ(step_of(optimizer.state(), net->conv2->weight), 5);
+}
+
+// Needs a GPU (bench/gpu/device_session.sh): on CUDA the step is PyTorch's fused AdamW kernel.
+TEST(MultiTensorAdamW, MatchesTorchAdamWOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA);
+  auto batches = make_batches();
+  for (auto& batch : batches) {
+    batch.x = batch.x.to(cuda);
+    batch.y = batch.y.to(cuda);
+  }
+  Net net = make_net(), reference = make_net();
+  net->to(cuda);
+  reference->to(cuda);
+  ASSERT_TRUE(net->conv2->weight.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  MultiTensorAdamW optimizer(net->parameters(), options());
+  AdamW reference_optimizer(reference->parameters(), options());
+  train(net, optimizer, batches, 0, 5);
+  train(reference, reference_optimizer, batches, 0, 5);
+  expect_same_parameters(net, reference, 1e-5);
+  EXPECT_FALSE(torch::equal(net->fc->weight.cpu(), make_net()->fc->weight));
 }
 
 TEST(MultiTensorAdamW, HeadOnlyStageLeavesBackboneAndItsStepCountBehind) {

@@ -4,7 +4,8 @@
 # fine-tuned from a derm model file (INIT) as two parallel processes at 75x75
 # for two epochs, both evaluations.
 # Checks the files the protocol promises and the test split's size; then the
-# same members trained in two runs (MEMBER_IDS), member 2's weights returned in
+# same members trained in two runs (MEMBER_IDS), a member trained again without
+# CUDA graphs when its process fails with them, member 2's weights returned in
 # float16 parts, and scripts/combine_isic2017_members.sh. Skips (exit 77)
 # without the data.
 #   train_isic2017_script_test.sh SOURCE_DIR BUILD_DIR
@@ -64,6 +65,25 @@ done
 DERM_DATA_DIR=$work/data DERM_BIN=$bin MEMBERS=2 MEMBER_IDS="1 1" bash "$src/scripts/train_isic2017.sh" "$work/twice" \
   2>"$work/log" && fail "MEMBER_IDS naming a member twice was accepted"
 grep -q "member 1 is named twice" "$work/log" || fail "no clear error for a member named twice: $(cat "$work/log")"
+
+# CUDA_GRAPHS=1 with a derm-train that fails whenever --cuda-graphs is given,
+# as it would on a step that cannot be recorded: the member is trained without.
+mkdir -p "$work/bin/derm-train"
+for tool in derm-prep derm-eval derm-model; do ln -s "$bin/$tool" "$work/bin/$tool"; done
+cat >"$work/bin/derm-train/derm-train" <<EOF
+#!/usr/bin/env bash
+for arg in "\$@"; do [[ \$arg == --cuda-graphs ]] && { echo "derm-train: error: cannot record" >&2; exit 1; }; done
+exec "$bin/derm-train/derm-train" "\$@"
+EOF
+chmod +x "$work/bin/derm-train/derm-train"
+DERM_DATA_DIR=$work/data DERM_BIN=$work/bin INIT=$work/init.safetensors MEMBERS=2 MEMBER_IDS=1 EPOCHS=2 SIZE=75 \
+  BATCH=4 DEVICE=cpu WORKERS=1 CUDA_GRAPHS=1 TIME_LIMIT=20 bash "$src/scripts/train_isic2017.sh" "$work/fallback" \
+  >"$work/log" 2>&1 || { cat "$work/log" >&2; fail "the run whose --cuda-graphs fail failed"; }
+grep -q "member 1 failed with --cuda-graphs (derm-train: error: cannot record); again without them" "$work/log" ||
+  fail "no second try without CUDA graphs: $(cat "$work/log")"
+cmp -s "$work/fallback/eval-member-1-test/predictions.csv" "$work/apart-1/eval-member-1-test/predictions.csv" ||
+  fail "member 1 trained on the second try differs from member 1 trained without CUDA graphs"
+echo "a member failing with CUDA graphs: trained again without them"
 
 mkdir -p "$work/apart-2/weights" "$work/returned"
 "$bin/derm-model/derm-model" convert "$work/apart-2/ensemble/member-2.safetensors" \
