@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: classify a real dermoscopy image with the model in models/.
 # Until a trained ensemble ships, an UNTRAINED model is made here and every
-# output says so; see README.md "Getting a trained model".
+# output says so; models/README.md says how to get a trained one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/apps

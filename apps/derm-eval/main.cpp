@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
       ->check(kProbability)->group("Decision");
   app.add_option("--threshold-policy", cl.policy,
                  "fixed, youden, or target_sensitivity (the last two chosen on --val-split, then applied)")
-      ->capture_default_str()->group("Decision");
+      ->capture_default_str()
+      ->check(derm::cli::parsed_by([](const std::string& name) { return derm::parse_threshold_policy(name); }))
+      ->group("Decision");
   app.add_option("--target-sensitivity", r.thresholds.target_sensitivity, "For target_sensitivity")
       ->capture_default_str()->check(kProbability)->group("Decision");
   app.add_option("--val-split", r.val_split, "Split the thresholds are chosen on")->capture_default_str()
@@ -74,7 +76,7 @@ int main(int argc, char** argv) {
                  "Positive classes (default: all but the last, e.g. melanoma seborrheic_keratosis)")
       ->delimiter(',')->group("Decision");
   app.add_option("--bootstrap", r.evaluation.bootstrap.resamples, "Bootstrap resamples for the CIs (0 = none)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber)->group("Decision");
+      ->capture_default_str()->check(derm::cli::at_least(0))->group("Decision");
   app.add_option("--seed", r.evaluation.bootstrap.seed, "Bootstrap seed")->check(derm::cli::at_least(0))
       ->capture_default_str()->group("Decision");
 
@@ -85,9 +87,9 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-cuda-graphs", r.classifier.cuda_graphs,
                "On CUDA, run each forward pass eagerly instead of replaying a recorded CUDA graph")->group("Run");
   app.add_option("-j,--workers", r.workers, "Image decoding threads")->capture_default_str()
-      ->check(CLI::PositiveNumber)->group("Run");
+      ->check(derm::cli::at_least(1))->group("Run");
   app.add_option("-b,--batch-size", r.batch_size, "Images per forward pass")->capture_default_str()
-      ->check(CLI::PositiveNumber)->group("Run");
+      ->check(derm::cli::at_least(1))->group("Run");
   app.add_flag("-q,--quiet", r.quiet, "No progress or logs on stderr")->group("Run");
 
   return derm::cli::run_tool(app, argc, argv, [&] {

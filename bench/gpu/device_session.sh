@@ -33,7 +33,8 @@
 # square, fixed before any run used it).
 # DERM_SESSION_BENCH=0 skips step 2, DERM_SESSION_TRAIN=0 step 3 (a later call
 # on the same warm machine reuses the build and step 1's test results, so the
-# benchmarks and the training can be two calls); DERM_SESSION_RESERVE (80) is the seconds
+# benchmarks and the training can be two calls); DERM_SESSION_MIN_TRAIN (180)
+# is the training time the benchmarks must leave; DERM_SESSION_RESERVE (80) is the seconds
 # kept for what follows training (derm-prep and loading the images before it,
 # the evaluations after); DERM_SESSION_WEIGHTS=0 returns no weights.
 # A smoke test of the plumbing on a CPU machine: DERM_SESSION_DEVICE=cpu
@@ -107,11 +108,11 @@ fi
 # Reserve: derm-prep, loading the images, two evaluations and packing.
 RESERVE=${DERM_SESSION_RESERVE:-80}
 # What the benchmarks may take: all but the packing when no training follows,
-# else all but the reserve and 3 minutes of training.
+# else all but the reserve and DERM_SESSION_MIN_TRAIN seconds of training.
 if [[ ${DERM_SESSION_TRAIN:-1} == 0 ]]; then
   bench_seconds=$(($(left) - 20))
 else
-  bench_seconds=$(($(left) - RESERVE - 180))
+  bench_seconds=$(($(left) - RESERVE - ${DERM_SESSION_MIN_TRAIN:-180}))
 fi
 if [[ ${DERM_SESSION_BENCH:-1} == 1 ]] && ((bench_seconds < 60)); then
   log "only ${bench_seconds}s for the benchmarks: skipped"

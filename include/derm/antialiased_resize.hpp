@@ -5,6 +5,7 @@
 // GEMMs; interpolate's antialiased CUDA kernels are slow, slowest in half
 // precision (pytorch/pytorch#82397).
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,7 +36,8 @@ torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const tor
 // input's shape, dtype, layout and gradient state times each form (forward,
 // and backward when a gradient will flow back) and that key keeps the
 // fastest; the forms agree to float rounding. A first call made while a CUDA
-// graph is being recorded cannot time and takes the matrices.
+// graph is being recorded cannot time: it takes the matrices, which an earlier
+// call of the same height and width must have made (else a derm::Error).
 class AntialiasedResize {
  public:
   enum class Form { interpolate, matrices, matrices_channels_last };
@@ -56,7 +58,8 @@ class AntialiasedResize {
 
   int64_t output_size_;
   mutable std::vector<Choice> choices_;  // one per input key, in the order they came
-  mutable torch::Tensor rows_, cols_;  // the matrices, on the device of the last input
+  // The matrices (rows, cols) by "HxW device"; never replaced, as recorded CUDA graphs read them.
+  mutable std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> matrices_;
 };
 
 const char* to_string(AntialiasedResize::Form form);

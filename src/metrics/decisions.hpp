@@ -47,7 +47,11 @@ inline std::vector<int> positive_class_indices(const std::vector<std::string>& c
     for (std::size_t c = 0; c < classes.size(); ++c) {
       if (classes[c] == name) found = static_cast<int>(c);
     }
-    if (found < 0) throw Error("positive class '" + name + "' is not one of the predicted classes");
+    if (found < 0) {
+      std::string known;
+      for (const std::string& c : classes) known += (known.empty() ? "" : ", ") + c;
+      throw OptionError("--positive: class '" + name + "' is not one of the predicted classes (" + known + ")");
+    }
     indices.push_back(found);
   }
   return indices;

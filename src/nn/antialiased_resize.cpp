@@ -8,6 +8,7 @@
 #include <torch/cuda.h>
 
 #include "cuda_recording.hpp"
+#include "derm/error.hpp"
 
 namespace derm {
 
@@ -90,12 +91,21 @@ torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
                                  .align_corners(false)
                                  .antialias(true));
   }
-  if (!rows_.defined() || rows_.device() != x.device() || rows_.size(1) != x.size(2) || cols_.size(1) != x.size(3)) {
-    rows_ = antialiased_resize_matrix(x.size(2), output_size_).to(x.device());
-    cols_ = antialiased_resize_matrix(x.size(3), output_size_).to(x.device());
+  const std::string key = std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) + " " + x.device().str();
+  auto found = matrices_.find(key);
+  if (found == matrices_.end()) {
+#if DERM_WITH_CUDA
+    if (c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None) {
+      throw Error("the stem's resize of " + key + " was first called while a CUDA graph was being recorded");
+    }
+#endif
+    found = matrices_
+                .emplace(key, std::pair{antialiased_resize_matrix(x.size(2), output_size_).to(x.device()),
+                                        antialiased_resize_matrix(x.size(3), output_size_).to(x.device())})
+                .first;
   }
-  return form == Form::matrices ? resize_by_matrices(x, rows_, cols_)
-                                : resize_by_matrices_channels_last(x, rows_, cols_);
+  const auto& [rows, cols] = found->second;
+  return form == Form::matrices ? resize_by_matrices(x, rows, cols) : resize_by_matrices_channels_last(x, rows, cols);
 }
 
 AntialiasedResize::Choice AntialiasedResize::choose(const torch::Tensor& x, const std::string& input) const {

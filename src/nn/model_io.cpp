@@ -105,25 +105,27 @@ InceptionV3Options inception_options(const Architecture& a) {
 
 namespace {
 
-void check_architecture(const Architecture& a) {
+// origin: "FILE: " for a model file, "" for metadata made here.
+void check_architecture(const Architecture& a, const std::string& origin) {
+  const auto fail = [&](const std::string& what) { throw Error(origin + what); };
   if (a.backbone_size < 75) {
-    throw Error("backbone size " + std::to_string(a.backbone_size) + " is below Inception v3's minimum of 75");
+    fail("backbone_size " + std::to_string(a.backbone_size) + " is below Inception v3's minimum of 75");
   }
   if (a.aux_logits && a.backbone_size < 299) {
-    throw Error("the auxiliary classifier needs a backbone size of at least 299, not " +
-                std::to_string(a.backbone_size));
+    fail("aux_logits needs a backbone_size of at least 299, not " + std::to_string(a.backbone_size));
   }
-  if (a.input_size < 32) throw Error("input size " + std::to_string(a.input_size) + " is below 32");
-  if (std::max(a.input_size, a.backbone_size) > kMaxInputSize) {
-    throw Error("input size " + std::to_string(std::max(a.input_size, a.backbone_size)) + " is above " +
-                std::to_string(kMaxInputSize));
+  if (a.input_size < 32) fail("input_size " + std::to_string(a.input_size) + " is below 32");
+  for (const auto& [name, size] : {std::pair{"input_size", a.input_size}, std::pair{"backbone_size", a.backbone_size}}) {
+    if (size > kMaxInputSize) {
+      fail(std::string(name) + " " + std::to_string(size) + " is above " + std::to_string(kMaxInputSize));
+    }
   }
 }
 
 }  // namespace
 
 Model create_model(const ModelMetadata& metadata) {
-  check_architecture(metadata.architecture);
+  check_architecture(metadata.architecture, "");
   return Model{metadata, InceptionV3(inception_options(metadata.architecture))};
 }
 
@@ -169,7 +171,7 @@ ModelMetadata read_model_metadata(const fs::path& path) {
 Model load_model(const fs::path& path, const torch::Device& device) {
   const SafetensorsContent content = read_safetensors(path);
   const ModelMetadata metadata = metadata_from_table(content.metadata, path);
-  check_architecture(metadata.architecture);
+  check_architecture(metadata.architecture, path.string() + ": ");
   InceptionV3Options options = inception_options(metadata.architecture);
   options.initialise_weights = false;  // every tensor is loaded below
   Model model{metadata, InceptionV3(options)};

@@ -169,7 +169,9 @@ TEST(EvalCli, ImpossibleOptionValuesAreBadCommandLines) {
   const std::string common =
       "--predictions " + quoted(dir / "p.csv") + " --manifest " + quoted(manifest) + " --split val --out " +
       quoted(dir / "eval");
-  for (const std::string option : {"--threshold nan", "--threshold inf", "--target-sensitivity nan", "--seed -1"}) {
+  for (const std::string option : {"--threshold nan", "--threshold inf", "--target-sensitivity nan", "--seed -1",
+                                   "--threshold-policy median", "--positive basal_cell", "--batch-size 0",
+                                   "--bootstrap -1"}) {
     std::string out, err;
     EXPECT_EQ(eval(common + " " + option, &out, &err), 2) << option;
     EXPECT_NE(err.find(option.substr(0, option.find(' '))), std::string::npos) << option << " -> " << err;

@@ -83,8 +83,8 @@ TEST(ModelCli, CreateRefusesClassNamesThatCannotBeToldApartAndImpossibleOptions)
   const std::vector<std::pair<std::string, std::string>> cases{
       {"--input-size 75 --backbone-size 75 --classes melanoma melanoma", "--classes: class 'melanoma' is named twice"},
       {"--input-size 75 --backbone-size 75 --classes '' nevus", "--classes: class 1 has an empty name"},
-      {"--input-size 100000", "input size 100000 is above 4096"},
-      {"--input-size 75 --backbone-size 75 --aux-logits", "auxiliary classifier needs a backbone size"},
+      {"--input-size 100000", "input_size 100000 is above 4096 (--input-size, --backbone-size, --aux-logits)"},
+      {"--input-size 75 --backbone-size 75 --aux-logits", "aux_logits needs a backbone_size of at least 299"},
       {"--resize-policy fit", "--resize-policy: unknown resize policy 'fit'"},
       {"--seed -1", "--seed: must be at least 0, got -1"}};
   for (const auto& [args, message] : cases) {

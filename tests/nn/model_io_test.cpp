@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "derm/error.hpp"
 #include "test_support.hpp"
@@ -126,6 +127,19 @@ TEST(ModelFile, TruncatedAndForeignFilesAreClearErrors) {
   EXPECT_NE(error_of([&] { load_model(dir / "text.safetensors"); }).find("not a derm model file"),
             std::string::npos);
   EXPECT_NE(error_of([&] { load_model(dir / "none.safetensors"); }).find("none.safetensors: no such model file"),
+            std::string::npos);
+
+  // Metadata declaring a network derm does not build: the file and the field are named.
+  SafetensorsContent content = read_safetensors(dir / "m.safetensors");
+  for (auto& [key, text] : content.metadata) {
+    auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object() || !json.contains("architecture")) continue;
+    json["architecture"]["backbone_size"] = 5000;
+    text = json.dump();
+  }
+  write_safetensors(dir / "huge.safetensors", NamedTensors(content.tensors.begin(), content.tensors.end()),
+                    content.metadata);
+  EXPECT_NE(error_of([&] { load_model(dir / "huge.safetensors"); }).find("huge.safetensors: backbone_size 5000 is above 4096"),
             std::string::npos);
 
   // A valid safetensors file without derm metadata is foreign too.
