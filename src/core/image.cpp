@@ -27,53 +27,21 @@ bool has_jpeg_signature(const fs::path& path) {
   return signature[0] == '\xFF' && signature[1] == '\xD8';
 }
 
-// The size a JPEG's frame header or a PNG's IHDR chunk declares, read before
-// decoding so that a small file claiming a huge image is refused without
-// allocating it; nullopt for other formats or headers this does not follow.
-std::optional<cv::Size> declared_size(const fs::path& path) {
+// The size a PNG's IHDR chunk declares, read before decoding so that a small
+// file claiming a huge image is refused without allocating it (decode_jpeg
+// does the same for JPEGs); nullopt for other formats.
+std::optional<cv::Size> declared_png_size(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  const auto byte = [&in]() -> int {
-    const int c = in.get();
-    return in ? c : -1;
+  unsigned char header[24] = {};
+  in.read(reinterpret_cast<char*>(header), sizeof header);
+  if (!in || header[0] != 0x89 || header[1] != 'P') return std::nullopt;
+  const auto big_endian = [&](int at) {
+    return std::int64_t{header[at]} << 24 | header[at + 1] << 16 | header[at + 2] << 8 | header[at + 3];
   };
-  const auto big_endian = [&byte](int bytes) -> std::int64_t {
-    std::int64_t value = 0;
-    for (int i = 0; i < bytes; ++i) {
-      const int c = byte();
-      if (c < 0) return -1;
-      value = value << 8 | c;
-    }
-    return value;
-  };
-  const int first = byte();
-  const int second = byte();
-  if (first == 0x89 && second == 'P') {
-    in.seekg(16);  // signature (8), IHDR length and type (8)
-    const std::int64_t width = big_endian(4);
-    const std::int64_t height = big_endian(4);
-    if (width <= 0 || height <= 0 || width > INT32_MAX || height > INT32_MAX) return std::nullopt;
-    return cv::Size(static_cast<int>(width), static_cast<int>(height));
-  }
-  if (first != 0xFF || second != 0xD8) return std::nullopt;
-  // JPEG segments up to the frame header (SOF0-SOF15 less DHT C4, JPG C8, DAC CC).
-  for (int segments = 0; segments < 4096; ++segments) {
-    if (byte() != 0xFF) return std::nullopt;
-    int marker = byte();
-    while (marker == 0xFF) marker = byte();
-    if (marker < 0 || marker == 0xD9 || marker == 0xDA) return std::nullopt;
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
-    const std::int64_t length = big_endian(2);
-    if (length < 2) return std::nullopt;
-    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
-      byte();  // sample precision
-      const std::int64_t height = big_endian(2);
-      const std::int64_t width = big_endian(2);
-      if (width <= 0 || height <= 0) return std::nullopt;
-      return cv::Size(static_cast<int>(width), static_cast<int>(height));
-    }
-    in.seekg(length - 2, std::ios::cur);
-  }
-  return std::nullopt;
+  const std::int64_t width = big_endian(16);  // after the signature (8), IHDR's length and type (8)
+  const std::int64_t height = big_endian(20);
+  if (width <= 0 || height <= 0 || width > INT32_MAX || height > INT32_MAX) return std::nullopt;
+  return cv::Size(static_cast<int>(width), static_cast<int>(height));
 }
 
 std::string size_text(const cv::Size& size) { return std::to_string(size.width) + "x" + std::to_string(size.height); }
@@ -88,19 +56,15 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
   if (ec) throw Error(describe(path) + "cannot read: " + ec.message());
   if (bytes == 0) throw Error(describe(path) + "empty file");
 
-  if (const auto size = declared_size(path); size && std::int64_t{size->width} * size->height > options.max_pixels) {
+  if (const auto size = declared_png_size(path); size && std::int64_t{size->width} * size->height > options.max_pixels) {
     throw Error(describe(path) + "image too large (" + size_text(*size) + ")");
   }
 
   cv::Mat image;
-  bool rgb_order = false;  // OpenCV's decoders give BGR(A)
-  if (has_jpeg_signature(path)) {
-    if (std::optional<cv::Mat> decoded = decode_jpeg(read_file(path), path)) {
-      image = std::move(*decoded);
-      rgb_order = true;
-    }
-  }
-  if (image.empty()) {
+  const bool jpeg = has_jpeg_signature(path);  // decoded in RGB order; OpenCV's decoders give BGR(A)
+  if (jpeg) {
+    image = decode_jpeg(read_file(path), path, options.max_pixels);
+  } else {
     // ANYDEPTH|ANYCOLOR keeps 16-bit and grayscale visible (to convert or reject)
     // while still applying the EXIF orientation, which IMREAD_UNCHANGED would skip.
     try {
@@ -130,7 +94,7 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
     cv::normalize(image, scaled, 0, 255, cv::NORM_MINMAX, CV_8U);
     image = scaled;
   }
-  if (rgb_order) return image;
+  if (jpeg) return image;
   cv::Mat rgb;
   cv::cvtColor(image, rgb, image.channels() == 4 ? cv::COLOR_BGRA2RGB : cv::COLOR_BGR2RGB);
   return rgb;

@@ -2,7 +2,9 @@
 
 #include <csetjmp>
 #include <cstdio>
-#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -13,6 +15,8 @@
 namespace derm {
 namespace {
 
+constexpr int kMaxScans = 500;  // libjpeg-turbo's advice against scan floods
+
 struct ErrorManager {
   jpeg_error_mgr pub;  // first member: libjpeg holds a jpeg_error_mgr*
   std::jmp_buf jump;
@@ -20,24 +24,51 @@ struct ErrorManager {
   bool data_damaged;
 };
 
+struct ScanMonitor {
+  jpeg_progress_mgr pub;  // first member: libjpeg holds a jpeg_progress_mgr*
+  unsigned components_seen;  // bit c: component c was in a scan
+};
+
 ErrorManager& errors_of(j_common_ptr info) { return *reinterpret_cast<ErrorManager*>(info->err); }
 
-[[noreturn]] void on_error(j_common_ptr info) {
+[[noreturn]] void stop_decoding(j_common_ptr info) { std::longjmp(errors_of(info).jump, 1); }
+
+void on_error(j_common_ptr info) {
   info->err->format_message(info, errors_of(info).message);
-  std::longjmp(errors_of(info).jump, 1);
+  stop_decoding(info);
 }
 
-// The warnings that mean data is missing or damaged (libjpeg then fills in
-// grey) make the image an error. Others, such as extraneous bytes before a
-// marker, which some cameras write, leave the pixels intact and are ignored.
+// The warnings that mean data is missing or damaged (libjpeg would fill in
+// grey) stop the decoding. Others, such as extraneous bytes before a marker,
+// which some cameras write, leave the pixels intact and are ignored.
 void on_message(j_common_ptr info, int level) {
   if (level != -1) return;  // trace messages
-  const int code = info->err->msg_code;
-  const bool damaged = code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE ||
-                       code == JWRN_MUST_RESYNC;
-  if (damaged && !errors_of(info).data_damaged) {
-    errors_of(info).data_damaged = true;
-    info->err->format_message(info, errors_of(info).message);
+  switch (info->err->msg_code) {
+    case JWRN_JPEG_EOF:
+    case JWRN_HIT_MARKER:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_ARITH_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+    case JWRN_BOGUS_PROGRESSION:
+      errors_of(info).data_damaged = true;
+      info->err->format_message(info, errors_of(info).message);
+      stop_decoding(info);
+    default:
+      return;
+  }
+}
+
+// Called at least once per scan while it is read: notes its components.
+void on_progress(j_common_ptr common) {
+  auto* info = reinterpret_cast<j_decompress_ptr>(common);
+  auto* monitor = reinterpret_cast<ScanMonitor*>(info->progress);
+  for (int i = 0; i < info->comps_in_scan; ++i) {
+    monitor->components_seen |= 1u << info->cur_comp_info[i]->component_index;
+  }
+  if (info->input_scan_number > kMaxScans) {
+    errors_of(common).data_damaged = true;
+    std::snprintf(errors_of(common).message, JMSG_LENGTH_MAX, "more than %d scans", kMaxScans);
+    stop_decoding(common);
   }
 }
 
@@ -55,35 +86,33 @@ struct DecompressGuard {
   ~DecompressGuard() { jpeg_destroy_decompress(&info); }
 };
 
-// The orientation tag (1-8) of the first EXIF block, 1 when there is none.
+// The EXIF orientation (1-8) as OpenCV reads it: from the first APP1 marker
+// before the first scan, its TIFF block after 6 bytes ("Exif\0\0" unchecked),
+// little-endian for "II" and big-endian otherwise; 1 when absent or unreadable.
 int exif_orientation(const jpeg_decompress_struct& info) {
-  for (jpeg_saved_marker_ptr marker = info.marker_list; marker != nullptr; marker = marker->next) {
-    if (marker->marker != JPEG_APP0 + 1 || marker->data_length < 14 ||
-        std::memcmp(marker->data, "Exif\0\0", 6) != 0) {
-      continue;
+  jpeg_saved_marker_ptr marker = info.marker_list;
+  while (marker != nullptr && marker->marker != JPEG_APP0 + 1) marker = marker->next;
+  if (marker == nullptr || marker->data_length < 6 + 8) return 1;
+  const unsigned char* tiff = marker->data + 6;
+  const std::size_t size = marker->data_length - 6;
+  const bool little_endian = tiff[0] == 'I' && tiff[1] == 'I';
+  const auto u16 = [&](std::size_t at) -> std::size_t {
+    return little_endian ? tiff[at] | tiff[at + 1] << 8 : tiff[at] << 8 | tiff[at + 1];
+  };
+  const auto u32 = [&](std::size_t at) -> std::size_t {
+    return little_endian ? u16(at) | u16(at + 2) << 16 : u16(at) << 16 | u16(at + 2);
+  };
+  if (u16(2) != 42) return 1;
+  const std::size_t ifd = u32(4);
+  if (ifd > size - 2) return 1;
+  const std::size_t entries = u16(ifd);
+  for (std::size_t i = 0; i < entries; ++i) {
+    const std::size_t entry = ifd + 2 + 12 * i;
+    if (entry > size - 10) return 1;  // tag, type, count and a SHORT value
+    if (u16(entry) == 0x0112) {
+      const std::size_t orientation = u16(entry + 8);
+      return orientation >= 1 && orientation <= 8 ? static_cast<int>(orientation) : 1;
     }
-    const unsigned char* tiff = marker->data + 6;
-    const std::size_t size = marker->data_length - 6;
-    const bool little_endian = tiff[0] == 'I' && tiff[1] == 'I';
-    if (!little_endian && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
-    const auto u16 = [&](std::size_t at) -> unsigned {
-      return little_endian ? tiff[at] | tiff[at + 1] << 8 : tiff[at] << 8 | tiff[at + 1];
-    };
-    const auto u32 = [&](std::size_t at) -> std::size_t {
-      return little_endian ? u16(at) | std::size_t{u16(at + 2)} << 16 : std::size_t{u16(at)} << 16 | u16(at + 2);
-    };
-    const std::size_t ifd = u32(4);
-    if (ifd + 2 > size) return 1;
-    const unsigned entries = u16(ifd);
-    for (unsigned i = 0; i < entries; ++i) {
-      const std::size_t entry = ifd + 2 + 12 * std::size_t{i};
-      if (entry + 12 > size) return 1;
-      if (u16(entry) == 0x0112) {
-        const unsigned orientation = u16(entry + 8);
-        return orientation >= 1 && orientation <= 8 ? static_cast<int>(orientation) : 1;
-      }
-    }
-    return 1;
   }
   return 1;
 }
@@ -103,43 +132,87 @@ cv::Mat oriented(const cv::Mat& image, int orientation) {
   }
 }
 
+// libjpeg's CMYK (Adobe's inverted convention) to RGB, as OpenCV converts it.
+void cmyk_row_to_rgb(const unsigned char* cmyk, unsigned char* rgb, int width) {
+  for (int x = 0; x < width; ++x, cmyk += 4, rgb += 3) {
+    const int k = cmyk[3];
+    for (int c = 0; c < 3; ++c) rgb[c] = static_cast<unsigned char>(k - ((255 - cmyk[c]) * k >> 8));
+  }
+}
+
+// What libjpeg decoded without error may still lack data it never reported:
+// a component no scan covered, or coefficients a progression left unfinished
+// (a file cut at a scan boundary). An empty string when complete.
+std::string missing_data(const jpeg_decompress_struct& info, unsigned components_seen) {
+  if (components_seen != (1u << info.num_components) - 1) return "a colour component has no scan";
+  if (info.progressive_mode) {
+    for (int c = 0; c < info.num_components; ++c) {
+      for (int k = 0; k < DCTSIZE2; ++k) {
+        if (info.coef_bits[c][k] != 0) return "the progression stops before the last scan";
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
-std::optional<cv::Mat> decode_jpeg(const std::string& bytes, const std::filesystem::path& path) {
+cv::Mat decode_jpeg(const std::string& bytes, const std::filesystem::path& path, std::int64_t max_pixels) {
+  const std::string name = path.string() + ": ";
+  if (bytes.size() < 3 || bytes[2] != '\xFF') throw Error(name + "corrupt JPEG (no marker after start of image)");
   jpeg_decompress_struct info{};
   ErrorManager errors{};
+  ScanMonitor monitor{};
   info.err = jpeg_std_error(&errors.pub);
   errors.pub.error_exit = on_error;
   errors.pub.emit_message = on_message;
+  monitor.pub.progress_monitor = on_progress;
   DecompressGuard guard{info};
   cv::Mat image;
-  bool four_channels = false;
+  std::vector<unsigned char> cmyk_row;
   int orientation = 1;
-  const bool ok = decoded_without_error(errors, [&] {
+  std::string refusal;  // the message when a check of this function's own stops the decoding
+  const bool decoded = decoded_without_error(errors, [&] {
     jpeg_create_decompress(&info);
+    info.progress = &monitor.pub;
     jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(bytes.data()),
                  static_cast<unsigned long>(bytes.size()));
     jpeg_save_markers(&info, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&info, TRUE);
-    if (info.num_components == 4) {
-      four_channels = true;
+    if (std::int64_t{info.image_width} * info.image_height > max_pixels) {
+      refusal = "image too large (" + std::to_string(info.image_width) + "x" + std::to_string(info.image_height) + ")";
       return;
     }
-    const bool grayscale = info.num_components == 1;
-    info.out_color_space = grayscale ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_start_decompress(&info);
-    image.create(static_cast<int>(info.output_height), static_cast<int>(info.output_width),
-                 grayscale ? CV_8UC1 : CV_8UC3);
-    while (info.output_scanline < info.output_height) {
-      JSAMPROW row = image.ptr(static_cast<int>(info.output_scanline));
-      jpeg_read_scanlines(&info, &row, 1);
-    }
     orientation = exif_orientation(info);
+    const int channels = info.num_components == 1 ? 1 : info.num_components == 4 ? 4 : 3;
+    info.out_color_space = channels == 1 ? JCS_GRAYSCALE : channels == 4 ? JCS_CMYK : JCS_RGB;
+    jpeg_start_decompress(&info);
+    const int width = static_cast<int>(info.output_width);
+    try {
+      image.create(static_cast<int>(info.output_height), width, channels == 1 ? CV_8UC1 : CV_8UC3);
+      if (channels == 4) cmyk_row.resize(4 * static_cast<std::size_t>(width));
+    } catch (const std::exception&) {
+      refusal = "cannot allocate the decoded image";
+      return;
+    }
+    while (info.output_scanline < info.output_height) {
+      unsigned char* out = image.ptr(static_cast<int>(info.output_scanline));
+      JSAMPROW row = channels == 4 ? cmyk_row.data() : out;
+      if (jpeg_read_scanlines(&info, &row, 1) != 1) break;
+      if (channels == 4) cmyk_row_to_rgb(cmyk_row.data(), out, width);
+    }
+    const std::string missing = info.output_scanline < info.output_height
+                                    ? "fewer rows than its header declares"
+                                    : missing_data(info, monitor.components_seen);
+    if (!missing.empty()) {
+      refusal = "corrupt or truncated JPEG (" + missing + ")";
+      return;
+    }
     jpeg_finish_decompress(&info);
   });
-  if (!ok) throw Error(path.string() + ": cannot decode JPEG (" + errors.message + ")");
-  if (errors.data_damaged) throw Error(path.string() + ": corrupt or truncated JPEG (" + errors.message + ")");
-  if (four_channels) return std::nullopt;
+  if (errors.data_damaged) throw Error(name + "corrupt or truncated JPEG (" + errors.message + ")");
+  if (!decoded) throw Error(name + "cannot decode JPEG (" + errors.message + ")");
+  if (!refusal.empty()) throw Error(name + refusal);
   return oriented(image, orientation);
 }
 
