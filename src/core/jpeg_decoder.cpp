@@ -47,7 +47,6 @@ void on_message(j_common_ptr info, int level) {
     case JWRN_JPEG_EOF:
     case JWRN_HIT_MARKER:
     case JWRN_HUFF_BAD_CODE:
-    case JWRN_ARITH_BAD_CODE:
     case JWRN_MUST_RESYNC:
     case JWRN_BOGUS_PROGRESSION:
       errors_of(info).data_damaged = true;
@@ -89,6 +88,8 @@ struct DecompressGuard {
 // The EXIF orientation (1-8) as OpenCV reads it: from the first APP1 marker
 // before the first scan, its TIFF block after 6 bytes ("Exif\0\0" unchecked),
 // little-endian for "II" and big-endian otherwise; 1 when absent or unreadable.
+// (OpenCV also gives up at an earlier entry of a tag it parses, such as Make,
+// whose data lies outside the block; that is not followed here.)
 int exif_orientation(const jpeg_decompress_struct& info) {
   jpeg_saved_marker_ptr marker = info.marker_list;
   while (marker != nullptr && marker->marker != JPEG_APP0 + 1) marker = marker->next;
@@ -103,12 +104,12 @@ int exif_orientation(const jpeg_decompress_struct& info) {
     return little_endian ? u16(at) | u16(at + 2) << 16 : u16(at) << 16 | u16(at + 2);
   };
   if (u16(2) != 42) return 1;
-  const std::size_t ifd = u32(4);
-  if (ifd > size - 2) return 1;
+  const std::size_t ifd = u32(4);  // at most 2^32 - 1: the sums below cannot wrap
+  if (ifd + 2 > size) return 1;
   const std::size_t entries = u16(ifd);
   for (std::size_t i = 0; i < entries; ++i) {
     const std::size_t entry = ifd + 2 + 12 * i;
-    if (entry > size - 10) return 1;  // tag, type, count and a SHORT value
+    if (entry + 10 > size) return 1;  // tag, type, count and a SHORT value
     if (u16(entry) == 0x0112) {
       const std::size_t orientation = u16(entry + 8);
       return orientation >= 1 && orientation <= 8 ? static_cast<int>(orientation) : 1;
@@ -179,6 +180,11 @@ cv::Mat decode_jpeg(const std::string& bytes, const std::filesystem::path& path,
                  static_cast<unsigned long>(bytes.size()));
     jpeg_save_markers(&info, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&info, TRUE);
+    if (info.arith_code) {
+      // libjpeg fills missing arithmetic-coded data with zeros without a warning.
+      refusal = "arithmetic-coded JPEG: its data cannot be checked for damage (re-encode it with Huffman coding)";
+      return;
+    }
     if (std::int64_t{info.image_width} * info.image_height > max_pixels) {
       refusal = "image too large (" + std::to_string(info.image_width) + "x" + std::to_string(info.image_height) + ")";
       return;

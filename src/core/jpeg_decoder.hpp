@@ -14,7 +14,8 @@ namespace derm {
 // applied: RGB (CV_8UC3; CMYK and YCCK files converted as OpenCV converts
 // them) or grayscale (CV_8UC1), pixel for pixel what cv::imread gives in RGB
 // order. derm::Error naming `path` when the header declares more than
-// `max_pixels`, when libjpeg cannot decode the data, or when parts of it are
+// `max_pixels`, for arithmetic coding (libjpeg does not report its missing
+// data), when libjpeg cannot decode the data, or when parts of it are
 // missing or damaged: a truncated file (even one that still ends with an
 // end-of-image marker), corrupt entropy-coded data, a progression that does not
 // complete every coefficient, a component without a scan, or over 500 scans.

@@ -149,6 +149,12 @@ TEST(ReadRgbImage, JpegsAreDecodedPixelForPixelAsOpenCvDecodesThem) {
       EXPECT_EQ(read.cols, orientation >= 5 ? 203 : 301) << name;
     }
   }
+  // An EXIF block too short for its first entry: no orientation, nothing read past its end.
+  std::vector<uchar> short_exif = jpeg_of(lesion);
+  const std::vector<uchar> short_app1{0xFF, 0xE1, 0, 16, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 0, 0, 0, 0};
+  short_exif.insert(short_exif.begin() + 2, short_app1.begin(), short_app1.end());
+  const auto short_path = write_bytes(dir / "short_exif.jpg", short_exif);
+  EXPECT_TRUE(testing::identical_images(read_rgb_image(short_path), testing::read_with_opencv_rgb(short_path)));
   // An XMP block before the EXIF one: OpenCV reads the first APP1 only, so no rotation.
   std::vector<uchar> xmp_first = with_exif_orientation(jpeg_of(lesion), 6, false);
   const std::string xmp = "http://ns.adobe.com/xap/1.0/";
@@ -163,8 +169,9 @@ TEST(ReadRgbImage, JpegsAreDecodedPixelForPixelAsOpenCvDecodesThem) {
 }
 
 // A JPEG written by libjpeg itself, for what OpenCV does not write: four
-// channels (CMYK), and one scan per component (non-interleaved).
-std::vector<uchar> libjpeg_encoded(const cv::Mat& pixels, bool cmyk, bool one_scan_per_component) {
+// channels (CMYK), one scan per component (non-interleaved), arithmetic coding.
+std::vector<uchar> libjpeg_encoded(const cv::Mat& pixels, bool cmyk, bool one_scan_per_component,
+                                   bool arithmetic = false) {
   jpeg_compress_struct info{};
   jpeg_error_mgr errors{};
   info.err = jpeg_std_error(&errors);
@@ -177,6 +184,7 @@ std::vector<uchar> libjpeg_encoded(const cv::Mat& pixels, bool cmyk, bool one_sc
   info.input_components = pixels.channels();
   info.in_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   jpeg_set_defaults(&info);
+  info.arith_code = arithmetic ? TRUE : FALSE;
   jpeg_scan_info scans[3] = {};
   if (one_scan_per_component) {
     for (int c = 0; c < 3; ++c) {
@@ -261,6 +269,8 @@ TEST(ReadRgbImage, DamagedJpegDataIsAnErrorNotAGreyPatch) {
   for (int i = 0; i < 600; ++i) flood.insert(flood.end(), last_scan.begin(), last_scan.end());
   flood.insert(flood.end(), {0xFF, 0xD9});
   write_bytes(dir / "scan_flood.jpg", flood);
+  write_bytes(dir / "arithmetic.jpg", libjpeg_encoded(testing::synthetic_lesion(96, 80, 5), false, false, true));
+  EXPECT_NE(error_of(dir / "arithmetic.jpg").find("arithmetic.jpg: arithmetic-coded JPEG"), std::string::npos);
   std::vector<uchar> no_marker_after_start = jpeg;
   no_marker_after_start.insert(no_marker_after_start.begin() + 2, 0x00);
   write_bytes(dir / "no_marker_after_start.jpg", no_marker_after_start);
