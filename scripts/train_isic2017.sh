@@ -108,13 +108,11 @@ if [[ -n $INIT ]]; then train_args+=(--init "$INIT"); fi
 # step that cannot be recorded), member k again without them, resuming from its
 # last checkpoint, in what is left of TIME_LIMIT.
 train_member() {
-  local k=$1 started=$SECONDS member_log=$OUT/logs/train-member-$k.log
-  if [[ $CUDA_GRAPHS != 1 ]]; then
-    "$BIN/derm-train/derm-train" "${train_args[@]}" --members "$k" --time-limit "$TIME_LIMIT" 2>"$member_log"
-    return
-  fi
-  "$BIN/derm-train/derm-train" "${train_args[@]}" --members "$k" --time-limit "$TIME_LIMIT" --cuda-graphs \
+  local k=$1 started=$SECONDS member_log=$OUT/logs/train-member-$k.log graphs=()
+  [[ $CUDA_GRAPHS == 1 ]] && graphs=(--cuda-graphs)
+  "$BIN/derm-train/derm-train" "${train_args[@]}" --members "$k" --time-limit "$TIME_LIMIT" "${graphs[@]}" \
     2>"$member_log" && return
+  ((${#graphs[@]})) || return 1
   local minutes=0
   if [[ $TIME_LIMIT != 0 ]]; then
     minutes=$(awk -v limit="$TIME_LIMIT" -v used=$((SECONDS - started)) \

@@ -1,6 +1,7 @@
 #include "derm/image.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdint>
 #include <fstream>
@@ -20,21 +21,23 @@ namespace {
 
 std::string describe(const fs::path& path) { return path.string() + ": "; }
 
-bool has_jpeg_signature(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  char signature[2] = {0, 0};
-  in.read(signature, 2);
-  return signature[0] == '\xFF' && signature[1] == '\xD8';
+// A file's first bytes (zeros past its end): enough for the JPEG signature and
+// the PNG header.
+using FileHead = std::array<unsigned char, 24>;
+
+FileHead head_of(const fs::path& path) {
+  FileHead head{};
+  std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(head.data()), head.size());
+  return head;
 }
+
+bool has_jpeg_signature(const FileHead& head) { return head[0] == 0xFF && head[1] == 0xD8; }
 
 // The size a PNG's IHDR chunk declares, read before decoding so that a small
 // file claiming a huge image is refused without allocating it (decode_jpeg
 // does the same for JPEGs); nullopt for other formats.
-std::optional<cv::Size> declared_png_size(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  unsigned char header[24] = {};
-  in.read(reinterpret_cast<char*>(header), sizeof header);
-  if (!in || header[0] != 0x89 || header[1] != 'P') return std::nullopt;
+std::optional<cv::Size> declared_png_size(const FileHead& header) {
+  if (header[0] != 0x89 || header[1] != 'P') return std::nullopt;
   const auto big_endian = [&](int at) {
     return std::int64_t{header[at]} << 24 | header[at + 1] << 16 | header[at + 2] << 8 | header[at + 3];
   };
@@ -56,12 +59,13 @@ cv::Mat read_rgb_image(const fs::path& path, const ImageReadOptions& options) {
   if (ec) throw Error(describe(path) + "cannot read: " + ec.message());
   if (bytes == 0) throw Error(describe(path) + "empty file");
 
-  if (const auto size = declared_png_size(path); size && std::int64_t{size->width} * size->height > options.max_pixels) {
+  const FileHead head = head_of(path);
+  if (const auto size = declared_png_size(head); size && std::int64_t{size->width} * size->height > options.max_pixels) {
     throw Error(describe(path) + "image too large (" + size_text(*size) + ")");
   }
 
   cv::Mat image;
-  const bool jpeg = has_jpeg_signature(path);  // decoded in RGB order; OpenCV's decoders give BGR(A)
+  const bool jpeg = has_jpeg_signature(head);  // decoded in RGB order; OpenCV's decoders give BGR(A)
   if (jpeg) {
     image = decode_jpeg(read_file(path), path, options.max_pixels);
   } else {

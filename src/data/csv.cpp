@@ -2,6 +2,7 @@
 
 #include "derm/atomic_file.hpp"
 #include "derm/error.hpp"
+#include "derm/text.hpp"
 
 namespace derm {
 
@@ -125,10 +126,6 @@ void write_csv_row(std::ostream& out, const std::vector<std::string>& fields) {
   out << '\n';
 }
 
-std::string join_header(const std::vector<std::string>& names) {
-  std::string joined;
-  for (const auto& n : names) joined += (joined.empty() ? "" : ",") + n;
-  return joined;
-}
+std::string join_header(const std::vector<std::string>& names) { return join(names, ","); }
 
 }  // namespace derm

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "derm/error.hpp"
+#include "derm/text.hpp"
 
 namespace derm {
 
@@ -122,9 +123,7 @@ Task task_by_name(const std::string& name) {
   for (auto& task : all_tasks()) {
     if (task.name == name) return task;
   }
-  std::string known;
-  for (const auto& n : task_names()) known += (known.empty() ? "" : ", ") + n;
-  throw OptionError("--task: unknown task '" + name + "' (known tasks: " + known + ")");
+  throw OptionError("--task: unknown task '" + name + "' (known tasks: " + join(task_names(), ", ") + ")");
 }
 
 std::string describe_tasks() {

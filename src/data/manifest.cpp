@@ -8,6 +8,7 @@
 #include "derm/atomic_file.hpp"
 #include "derm/csv.hpp"
 #include "derm/error.hpp"
+#include "derm/text.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
@@ -27,10 +28,8 @@ std::vector<ManifestEntry> Manifest::split(const std::string& name) const {
     if (entry.split == name) selected.push_back(entry);
   }
   if (selected.empty()) {
-    std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
     throw Error("manifest has no entries in split '" + name + "' (its splits: " +
-                (known.empty() ? "none" : known) + ")");
+                (names.empty() ? "none" : join(names, ", ")) + ")");
   }
   return selected;
 }

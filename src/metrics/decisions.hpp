@@ -7,6 +7,7 @@
 
 #include "derm/ensemble.hpp"
 #include "derm/error.hpp"
+#include "derm/text.hpp"
 
 namespace derm::detail {
 
@@ -48,9 +49,8 @@ inline std::vector<int> positive_class_indices(const std::vector<std::string>& c
       if (classes[c] == name) found = static_cast<int>(c);
     }
     if (found < 0) {
-      std::string known;
-      for (const std::string& c : classes) known += (known.empty() ? "" : ", ") + c;
-      throw OptionError("--positive: class '" + name + "' is not one of the predicted classes (" + known + ")");
+      throw OptionError("--positive: class '" + name + "' is not one of the predicted classes (" +
+                        join(classes, ", ") + ")");
     }
     indices.push_back(found);
   }

@@ -1,4 +1,5 @@
 #include "derm/predictions_csv.hpp"
+#include "derm/text.hpp"
 
 #include <cmath>
 #include <iomanip>
@@ -8,6 +9,7 @@
 #include <unordered_set>
 
 #include "derm/atomic_file.hpp"
+#include "derm/csv.hpp"
 #include "derm/ensemble.hpp"
 #include "derm/error.hpp"
 
@@ -15,12 +17,6 @@ namespace derm {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string join(const std::vector<std::string>& parts, const std::string& separator = ",") {
-  std::string joined;
-  for (std::size_t k = 0; k < parts.size(); ++k) joined += (k ? separator : "") + parts[k];
-  return joined;
-}
 
 std::vector<std::string> split_fields(const std::string& line) {
   std::vector<std::string> fields;
@@ -83,7 +79,7 @@ void write_predictions_csv(const fs::path& path, const Predictions& predictions)
   const std::vector<std::vector<double>> mean = mean_probabilities(predictions);
   const std::vector<std::string> positives = default_positive_classes(predictions.classes);
   write_file_atomically(path, [&](std::ostream& out) {
-    out << "image_id," << join(positives) << '\n';
+    out << "image_id," << join_header(positives) << '\n';
     out << std::setprecision(std::numeric_limits<float>::max_digits10);
     for (std::size_t i = 0; i < mean.size(); ++i) {
       out << predictions.ids[i];
@@ -102,8 +98,8 @@ Predictions read_predictions_csv(const fs::path& path, const std::vector<std::st
   const bool binary_probability = classes.size() == 2 && value_columns == std::vector<std::string>{"probability"};
   const bool all_classes = value_columns == classes;
   if (!id_first || !(value_columns == positives || all_classes || binary_probability)) {
-    throw Error(path.string() + ": header '" + lines.front().second + "', expected 'image_id," + join(positives) + "'" +
-                (classes.size() == 2 ? " or 'id,probability'" : ""));
+    throw Error(path.string() + ": header '" + lines.front().second + "', expected 'image_id," +
+                join_header(positives) + "'" + (classes.size() == 2 ? " or 'id,probability'" : ""));
   }
 
   Predictions predictions;
@@ -206,8 +202,8 @@ GroundTruth ground_truth_from_manifest(const Manifest& manifest, const std::stri
 
 std::vector<int> match_labels(const Predictions& predictions, const GroundTruth& ground_truth) {
   if (predictions.classes != ground_truth.classes) {
-    throw Error("predicted classes (" + join(predictions.classes) + ") differ from the ground truth's (" +
-                join(ground_truth.classes) + ")");
+    throw Error("predicted classes (" + join(predictions.classes, ",") + ") differ from the ground truth's (" +
+                join(ground_truth.classes, ",") + ")");
   }
   std::unordered_map<std::string, int> label_of;
   for (std::size_t i = 0; i < ground_truth.ids.size(); ++i) label_of[ground_truth.ids[i]] = ground_truth.labels[i];
