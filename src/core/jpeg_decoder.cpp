@@ -143,8 +143,10 @@ void cmyk_row_to_rgb(const unsigned char* cmyk, unsigned char* rgb, int width) {
 
 // What libjpeg decoded without error may still lack data it never reported:
 // a component no scan covered, or coefficients a progression left unfinished
-// (a file cut at a scan boundary). An empty string when complete.
-std::string missing_data(const jpeg_decompress_struct& info, unsigned components_seen) {
+// (a file cut at a scan boundary), or rows. nullptr when complete; no object to
+// destroy, as the caller goes on calling libjpeg.
+const char* missing_data(const jpeg_decompress_struct& info, unsigned components_seen) {
+  if (info.output_scanline < info.output_height) return "fewer rows than its header declares";
   if (components_seen != (1u << info.num_components) - 1) return "a colour component has no scan";
   if (info.progressive_mode) {
     for (int c = 0; c < info.num_components; ++c) {
@@ -153,7 +155,7 @@ std::string missing_data(const jpeg_decompress_struct& info, unsigned components
       }
     }
   }
-  return "";
+  return nullptr;
 }
 
 }  // namespace
@@ -207,11 +209,8 @@ cv::Mat decode_jpeg(const std::string& bytes, const std::filesystem::path& path,
       if (jpeg_read_scanlines(&info, &row, 1) != 1) break;
       if (channels == 4) cmyk_row_to_rgb(cmyk_row.data(), out, width);
     }
-    const std::string missing = info.output_scanline < info.output_height
-                                    ? "fewer rows than its header declares"
-                                    : missing_data(info, monitor.components_seen);
-    if (!missing.empty()) {
-      refusal = "corrupt or truncated JPEG (" + missing + ")";
+    if (const char* missing = missing_data(info, monitor.components_seen)) {
+      refusal = std::string("corrupt or truncated JPEG (") + missing + ")";
       return;
     }
     jpeg_finish_decompress(&info);
