@@ -8,6 +8,8 @@ namespace derm {
 // Calls body(i) for every i in [0, count), on up to `threads` threads, each
 // taking the next index as it finishes one. The first exception thrown by a
 // body stops the handing out of indices and is rethrown once all threads end.
+// When the system cannot start as many threads, fewer do the work (at least the
+// calling thread).
 void parallel_for(std::size_t count, int threads, const std::function<void(std::size_t)>& body);
 
 }  // namespace derm

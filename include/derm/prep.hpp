@@ -10,7 +10,8 @@
 // neither. An output that is one of the run's input files (a label file, a
 // record, an image; cache files included) is a derm::Error before anything is
 // written. A cache file that cannot be written is a derm::Error naming it, not
-// an exclusion.
+// an exclusion. A failure that is not the image's (out of memory, say) ends the
+// run as it is; it never excludes an image.
 //
 // Exclusions (listed in the summary with their reason, never fatal):
 //   - the task does not use the diagnosis ("not in task <name>")

@@ -6,10 +6,12 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
 
 #include "derm/atomic_file.hpp"
 #include "derm/error.hpp"
@@ -207,18 +209,6 @@ ShardRunSummary write_augmented_shards(const Manifest& manifest, const ShardRunO
   detail::SourceCache cache(static_cast<std::size_t>(options.cache_images));
   Pipeline pipeline(schedule.total(), 2 * options.threads + 2);
   std::vector<std::thread> workers;
-  for (int t = 0; t < options.threads; ++t) {
-    workers.emplace_back([&] {
-      try {
-        SampleMaker maker(entries, options, augmenter, cache);
-        for (std::int64_t position; (position = pipeline.take()) >= 0;) {
-          pipeline.put(position, maker.make(schedule.sample_at(position)));
-        }
-      } catch (...) {
-        pipeline.fail(std::current_exception());
-      }
-    });
-  }
   struct JoinOnExit {
     Pipeline& pipeline;
     std::vector<std::thread>& workers;
@@ -227,6 +217,25 @@ ShardRunSummary write_augmented_shards(const Manifest& manifest, const ShardRunO
       for (auto& worker : workers) worker.join();
     }
   } join_on_exit{pipeline, workers};
+  workers.reserve(static_cast<std::size_t>(options.threads));
+  try {
+    for (int t = 0; t < options.threads; ++t) {
+      workers.emplace_back([&] {
+        try {
+          SampleMaker maker(entries, options, augmenter, cache);
+          for (std::int64_t position; (position = pipeline.take()) >= 0;) {
+            pipeline.put(position, maker.make(schedule.sample_at(position)));
+          }
+        } catch (...) {
+          pipeline.fail(std::current_exception());
+        }
+      });
+    }
+  } catch (const std::system_error& e) {
+    if (workers.empty()) throw Error(std::string("cannot start an augmentation thread: ") + e.what());
+    spdlog::warn("the system started only {} of {} augmentation threads ({}); going on with those", workers.size(),
+                 options.threads, e.what());
+  }
 
   Progress progress("augment", schedule.total(), options.quiet);
   for (std::size_t i = 0; i < schedule.shards().size(); ++i) {

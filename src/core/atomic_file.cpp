@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -132,10 +133,15 @@ std::string read_file(const fs::path& path) {
     throw Error(path.string() + ": cannot open: " +
                 (fs::exists(path) ? std::strerror(errno) : "no such file"));
   }
-  std::ostringstream content;
-  content << in.rdbuf();
+  // Not `ostringstream << rdbuf()`: that swallows a failure to grow the string
+  // (std::bad_alloc) and returns the file cut short.
+  std::string bytes;
+  std::array<char, 1 << 16> chunk;
+  while (in.read(chunk.data(), chunk.size()) || in.gcount() > 0) {
+    bytes.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) throw Error(path.string() + ": read failed");
-  return content.str();
+  return bytes;
 }
 
 }  // namespace derm

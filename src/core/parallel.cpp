@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -26,7 +27,12 @@ void parallel_for(std::size_t count, int threads, const std::function<void(std::
   };
   const auto extra = static_cast<std::size_t>(std::max(1, threads)) - 1;
   std::vector<std::thread> pool;
-  for (std::size_t t = 0; t < std::min(extra, count); ++t) pool.emplace_back(work);
+  pool.reserve(std::min(extra, count));
+  try {
+    for (std::size_t t = 0; t < std::min(extra, count); ++t) pool.emplace_back(work);
+  } catch (const std::system_error&) {
+    // The system refused another thread (EAGAIN): those started and this one do the work.
+  }
   work();
   for (auto& thread : pool) thread.join();
   if (failure) std::rethrow_exception(failure);

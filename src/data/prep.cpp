@@ -47,10 +47,17 @@ struct Exclusions {
   }
 };
 
+// The id as one file name, one to one: '/', '\\', ':', NUL and '%' become %XX.
 std::string safe_file_name(const std::string& id) {
-  std::string name = id;
-  for (auto& c : name) {
-    if (c == '/' || c == '\\' || c == ':' || c == '\0') c = '_';
+  static const char* const hex = "0123456789ABCDEF";
+  std::string name;
+  for (const char c : id) {
+    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '%') {
+      const auto byte = static_cast<unsigned char>(c);
+      name += {'%', hex[byte >> 4], hex[byte & 15]};
+    } else {
+      name += c;
+    }
   }
   return name;
 }
@@ -87,11 +94,8 @@ void check_image(Candidate* c, const PrepOptions& options) {
     c->width = rgb.cols;
     c->height = rgb.rows;
     c->phash = perceptual_hash(rgb);
-  } catch (const Error& e) {
+  } catch (const Error& e) {  // the image's fault; anything else (no memory, no thread) fails the run
     c->error = e.what();
-    return;
-  } catch (const std::exception& e) {
-    c->error = c->image.path.string() + ": " + e.what();
     return;
   }
   if (!options.cache_dir.empty()) c->cache_path = write_cache_copy(rgb, c->image.id, options).string();

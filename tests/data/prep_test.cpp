@@ -239,6 +239,34 @@ TEST(RunPrep, CacheWritesResizedCopiesAndKeepsSourceHash) {
   EXPECT_EQ(read.entries[0].content_hash, sha256_hex(read_file(corpus.images / "ISIC_good1.png")));
 }
 
+TEST(RunPrep, IdsThatDifferOnlyInUnsafeCharactersGetTheirOwnCacheFiles) {
+  const TempDir dir;
+  fs::create_directories(dir / "images");
+  const std::vector<std::string> ids = {"ISIC_a:b", "ISIC_a_b", "ISIC_a%3Ab", "ISIC_mel", "ISIC_sk"};
+  std::string csv = "image_id,melanoma,seborrheic_keratosis\n";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    testing::write_rgb(dir / "images" / (ids[i] + ".png"), testing::synthetic_lesion(64, 64, i + 1));
+    csv += ids[i] + (ids[i] == "ISIC_mel" ? ",1.0,0.0\n" : ids[i] == "ISIC_sk" ? ",0.0,1.0\n" : ",0.0,0.0\n");
+  }
+  write_text(dir / "gt.csv", csv);
+  PrepOptions o;
+  o.sources = {{"isic2017", dir / "gt.csv", dir / "images", "train"}};
+  o.out = dir / "manifest.csv";
+  o.cache_dir = dir / "cache";
+  o.cache_size = 64;  // the images' own size: each cache file holds its source's pixels
+  o.absolute_paths = true;
+  o.quiet = true;
+  const Manifest manifest = run_prep(o).manifest;
+  ASSERT_EQ(manifest.entries.size(), ids.size());
+  std::set<std::string> cache_files;
+  for (const auto& e : manifest.entries) {
+    cache_files.insert(e.path);
+    const cv::Mat source = testing::read_with_opencv_rgb(dir / "images" / (e.id + ".png"));
+    EXPECT_TRUE(testing::identical_images(testing::read_with_opencv_rgb(e.path), source)) << e.id << " -> " << e.path;
+  }
+  EXPECT_EQ(cache_files.size(), ids.size());
+}
+
 TEST(RunPrep, NoSplitWithoutSplitOptionIsAnError) {
   BadCorpus corpus;
   EXPECT_THROW(run_prep(corpus.options("")), Error);
