@@ -2,6 +2,8 @@
 // A parallel loop over indices on a few threads (the calling thread included).
 #include <cstddef>
 #include <functional>
+#include <thread>
+#include <vector>
 
 namespace derm {
 
@@ -11,5 +13,9 @@ namespace derm {
 // When the system cannot start as many threads, fewer do the work (at least the
 // calling thread).
 void parallel_for(std::size_t count, int threads, const std::function<void(std::size_t)>& body);
+
+// Starts up to `count` threads running `work`, stopping at the first one the
+// system refuses (EAGAIN); the caller joins those returned.
+std::vector<std::thread> start_threads(std::size_t count, const std::function<void()>& work);
 
 }  // namespace derm

@@ -6,7 +6,6 @@
 #include <exception>
 #include <map>
 #include <mutex>
-#include <system_error>
 #include <thread>
 
 #include <opencv2/imgcodecs.hpp>
@@ -16,6 +15,7 @@
 #include "derm/atomic_file.hpp"
 #include "derm/error.hpp"
 #include "derm/image.hpp"
+#include "derm/parallel.hpp"
 #include "derm/progress.hpp"
 #include "derm/shards.hpp"
 #include "run_state.hpp"
@@ -217,24 +217,20 @@ ShardRunSummary write_augmented_shards(const Manifest& manifest, const ShardRunO
       for (auto& worker : workers) worker.join();
     }
   } join_on_exit{pipeline, workers};
-  workers.reserve(static_cast<std::size_t>(options.threads));
-  try {
-    for (int t = 0; t < options.threads; ++t) {
-      workers.emplace_back([&] {
-        try {
-          SampleMaker maker(entries, options, augmenter, cache);
-          for (std::int64_t position; (position = pipeline.take()) >= 0;) {
-            pipeline.put(position, maker.make(schedule.sample_at(position)));
-          }
-        } catch (...) {
-          pipeline.fail(std::current_exception());
-        }
-      });
+  workers = start_threads(static_cast<std::size_t>(options.threads), [&] {
+    try {
+      SampleMaker maker(entries, options, augmenter, cache);
+      for (std::int64_t position; (position = pipeline.take()) >= 0;) {
+        pipeline.put(position, maker.make(schedule.sample_at(position)));
+      }
+    } catch (...) {
+      pipeline.fail(std::current_exception());
     }
-  } catch (const std::system_error& e) {
-    if (workers.empty()) throw Error(std::string("cannot start an augmentation thread: ") + e.what());
-    spdlog::warn("the system started only {} of {} augmentation threads ({}); going on with those", workers.size(),
-                 options.threads, e.what());
+  });
+  if (workers.empty()) throw Error("cannot start an augmentation thread: the system refuses new threads");
+  if (workers.size() < static_cast<std::size_t>(options.threads)) {
+    spdlog::warn("the system started only {} of {} augmentation threads; going on with those", workers.size(),
+                 options.threads);
   }
 
   Progress progress("augment", schedule.total(), options.quiet);

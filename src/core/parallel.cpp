@@ -5,8 +5,6 @@
 #include <exception>
 #include <mutex>
 #include <system_error>
-#include <thread>
-#include <vector>
 
 namespace derm {
 
@@ -26,16 +24,21 @@ void parallel_for(std::size_t count, int threads, const std::function<void(std::
     }
   };
   const auto extra = static_cast<std::size_t>(std::max(1, threads)) - 1;
-  std::vector<std::thread> pool;
-  pool.reserve(std::min(extra, count));
-  try {
-    for (std::size_t t = 0; t < std::min(extra, count); ++t) pool.emplace_back(work);
-  } catch (const std::system_error&) {
-    // The system refused another thread (EAGAIN): those started and this one do the work.
-  }
+  std::vector<std::thread> pool = start_threads(std::min(extra, count), work);
   work();
   for (auto& thread : pool) thread.join();
   if (failure) std::rethrow_exception(failure);
+}
+
+std::vector<std::thread> start_threads(std::size_t count, const std::function<void()>& work) {
+  std::vector<std::thread> threads;
+  threads.reserve(count);
+  try {
+    while (threads.size() < count) threads.emplace_back(work);
+  } catch (const std::system_error&) {
+    // The system refused another thread: those started do the work.
+  }
+  return threads;
 }
 
 }  // namespace derm

@@ -1,9 +1,16 @@
 #pragma once
-// A small manifest of synthetic lesion images for the augmentation tests.
+// A small manifest of synthetic lesion images for the augmentation tests, and
+// the fixture of the shard-writing tests.
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include <gtest/gtest.h>
+
+#include "derm/atomic_file.hpp"
+#include "derm/error.hpp"
 #include "derm/manifest.hpp"
+#include "derm/shards.hpp"
 #include "test_support.hpp"
 
 namespace derm::testing {
@@ -32,5 +39,42 @@ inline Manifest make_augment_manifest(const std::filesystem::path& folder, int c
   write_manifest(folder / "manifest.csv", manifest);
   return manifest;
 }
+
+// Five source images and a run of 7 samples in 3 shards, written under a temp dir.
+class ShardRun : public ::testing::Test {
+ protected:
+  void SetUp() override { manifest_ = make_augment_manifest(dir_ / "data", 5); }
+
+  ShardRunOptions options(const std::string& out) const {
+    ShardRunOptions o;
+    o.out_dir = dir_ / out;
+    o.samples = 7;
+    o.shard_size = 3;
+    o.seed = 11;
+    o.threads = 2;
+    o.quiet = true;
+    o.params.output_size = 48;
+    o.params.cutout_probability = 1.0;
+    return o;
+  }
+
+  std::vector<std::string> shard_bytes(const std::string& out) const {
+    std::vector<std::string> shards;
+    for (int i = 0; i < 3; ++i) shards.push_back(read_file(dir_ / out / shard_name(i)));
+    return shards;
+  }
+
+  std::string error_of(const ShardRunOptions& o) const {
+    try {
+      write_augmented_shards(manifest_, o);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  TempDir dir_;
+  Manifest manifest_;
+};
 
 }  // namespace derm::testing

@@ -13,6 +13,7 @@ namespace derm {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ShardRun;
 using testing::TempDir;
 
 std::vector<TarEntry> entries_of(const fs::path& tar) {
@@ -93,42 +94,6 @@ TEST(SampleOrder, EachCycleUsesEverySourceOnceAndIsSeeded) {
   EXPECT_EQ(order.source_of(3), first[3]) << "going back a cycle recomputes the same order";
   EXPECT_THROW(SampleOrder(1, 0), Error);
 }
-
-class ShardRun : public ::testing::Test {
- protected:
-  void SetUp() override { manifest_ = testing::make_augment_manifest(dir_ / "data", 5); }
-
-  ShardRunOptions options(const std::string& out) const {
-    ShardRunOptions o;
-    o.out_dir = dir_ / out;
-    o.samples = 7;
-    o.shard_size = 3;
-    o.seed = 11;
-    o.threads = 2;
-    o.quiet = true;
-    o.params.output_size = 48;
-    o.params.cutout_probability = 1.0;
-    return o;
-  }
-
-  std::vector<std::string> shard_bytes(const std::string& out) const {
-    std::vector<std::string> shards;
-    for (int i = 0; i < 3; ++i) shards.push_back(read_file(dir_ / out / shard_name(i)));
-    return shards;
-  }
-
-  std::string error_of(const ShardRunOptions& o) const {
-    try {
-      write_augmented_shards(manifest_, o);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
-  }
-
-  TempDir dir_;
-  Manifest manifest_;
-};
 
 TEST_F(ShardRun, WritesWebDatasetShards) {
   const ShardRunSummary summary = write_augmented_shards(manifest_, options("out"));
