@@ -1,5 +1,8 @@
 #include "graphed_training_step.hpp"
 
+#include <cmath>
+#include <string>
+
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
@@ -15,6 +18,11 @@ namespace {
 using testing::max_relative_difference;
 
 // Without dropout: the same gradients from every run.
+// Its gradient is zero but for rounding (and so differs from run to run on
+// CUDA): the constant it adds to the stem's output is taken out again by the
+// BatchNorm behind Conv2d_1a_3x3. The comparisons leave it out.
+const char* const kRoundingOnlyGradient = "stem.conv_out.bias";
+
 InceptionV3 training_network(const torch::Device& device) {
   return testing::small_network(6, 96, 80, device, /*dropout=*/0.0);
 }
@@ -75,32 +83,68 @@ TEST(GraphedTrainingStep, ReplaysGiveThePlainLossesAndGradientsOnCuda) {
 
   // No optimizer step happened, so plain calls see the same weights (BatchNorm
   // in training mode normalises by batch statistics: running ones do not matter).
+  const auto names = net->named_parameters().keys();
   GraphedTrainingStep plain(loss_and_backward(net), net->parameters(), /*use_graphs=*/false);
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const auto loss = plain(xs[i], y);
     EXPECT_LT(max_relative_difference(losses[i], loss), 1e-3) << "call " << i;
     const auto expected = gradients(net);
     for (std::size_t k = 0; k < expected.size(); ++k) {
-      ASSERT_TRUE(grads[i][k].defined()) << "call " << i << " parameter " << k;
-      EXPECT_LT(max_relative_difference(grads[i][k], expected[k]), 2e-2) << "call " << i << " parameter " << k;
+      ASSERT_TRUE(grads[i][k].defined()) << "call " << i << " " << names[k];
+      if (names[k] == kRoundingOnlyGradient) continue;
+      EXPECT_LT(max_relative_difference(grads[i][k], expected[k]), 2e-2) << "call " << i << " " << names[k];
     }
   }
   EXPECT_FALSE(plain.replaying());
 }
 
+// Every state tensor of `from` copied into `to`'s.
+void copy_state(InceptionV3& from, InceptionV3& to) {
+  torch::NoGradGuard no_grad;
+  auto params = from->named_parameters();
+  for (auto& item : to->named_parameters()) item.value().copy_(params[item.key()]);
+  auto buffers = from->named_buffers();
+  for (auto& item : to->named_buffers()) item.value().copy_(buffers[item.key()]);
+}
+
+// |ga - gb| / |gb| over the gradients of the two networks taken as one vector
+// (but kRoundingOnlyGradient's).
+double gradient_difference(InceptionV3& a, InceptionV3& b) {
+  torch::NoGradGuard no_grad;
+  auto b_params = b->named_parameters();
+  double difference = 0, norm = 0;
+  for (const auto& item : a->named_parameters()) {
+    if (item.key() == kRoundingOnlyGradient) continue;
+    const auto ga = item.value().grad().to(torch::kFloat64), gb = b_params[item.key()].grad().to(torch::kFloat64);
+    difference += (ga - gb).pow(2).sum().item<double>();
+    norm += gb.pow(2).sum().item<double>();
+  }
+  return std::sqrt(difference / norm);
+}
+
 // As derm-train trains on CUDA: bf16 autocast, channels_last weights and
-// inputs, dropout reseeded before each step, cuDNN benchmark on, label
-// smoothing, and an AdamW step after each. Replays must follow an identical
-// network trained with plain steps, step for step: a replay that read stale
-// weights (or a stale bf16 copy of them) would fall behind it.
+// inputs, label smoothing, and an AdamW step after each step. Before every
+// step a plain network is given the graphed one's state, and both must give
+// the same loss and gradients: a replay that read stale weights (or a stale
+// bf16 copy of them) would give those of the weights before the optimizer
+// step, and the test checks that those are far off. What would make two
+// equal steps differ is left out: dropout (its masks come from PyTorch's
+// graph-safe generator, not checked here), cuDNN's autotuning and
+// nondeterministic kernels, and BatchNorm over as few as 4 values per
+// channel in the last blocks (8 images of 128 -> 112 give them 32). On an
+// H200 an earlier form of this test, with dropout, autotuning and 4 images
+// of 96 -> 80, found differences as large between two plain steps as
+// between a replay and a plain step.
 TEST(GraphedTrainingStep, ReplaysFollowPlainTrainingThroughOptimizerStepsOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   if (!cuda_graphs_built()) GTEST_SKIP() << "built against a LibTorch without CUDA";
   const torch::Device cuda(torch::kCUDA);
-  const bool benchmark_was = at::globalContext().benchmarkCuDNN();
-  at::globalContext().setBenchmarkCuDNN(true);
+  auto& context = at::globalContext();
+  const bool benchmark_was = context.benchmarkCuDNN(), deterministic_was = context.deterministicCuDNN();
+  context.setBenchmarkCuDNN(false);
+  context.setDeterministicCuDNN(true);
   const auto channels_last_network = [&] {
-    auto net = testing::small_network(6, 96, 80, cuda, /*dropout=*/0.5);
+    auto net = testing::small_network(6, 128, 112, cuda, /*dropout=*/0.0);
     for (auto& p : net->parameters()) {
       if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
     }
@@ -117,40 +161,40 @@ TEST(GraphedTrainingStep, ReplaysFollowPlainTrainingThroughOptimizerStepsOnCuda)
       return loss.detach();
     };
   };
-  auto graphed_net = channels_last_network(), plain_net = channels_last_network();
-  const torch::optim::AdamWOptions adamw = torch::optim::AdamWOptions(1e-2).weight_decay(0.05);
-  MultiTensorAdamW graphed_optimizer(graphed_net->parameters(), adamw), plain_optimizer(plain_net->parameters(), adamw);
+  auto graphed_net = channels_last_network(), plain_net = channels_last_network(),
+       stale_net = channels_last_network();
+  MultiTensorAdamW optimizer(graphed_net->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
   GraphedTrainingStep graphed(loss_of_batch(graphed_net), graphed_net->parameters(), /*use_graphs=*/true,
                               /*plain_steps=*/2);
   GraphedTrainingStep plain(loss_of_batch(plain_net), plain_net->parameters(), /*use_graphs=*/false);
-  const auto y = torch::tensor({0, 1, 2, 1}, torch::kInt64).to(cuda);
+  GraphedTrainingStep stale(loss_of_batch(stale_net), stale_net->parameters(), /*use_graphs=*/false);
+  const auto y = torch::tensor({0, 1, 2, 1, 2, 0, 1, 2}, torch::kInt64).to(cuda);
   for (int step = 0; step < 8; ++step) {
-    const auto x = torch::randn({4, 3, 96, 96}, cuda).contiguous(torch::MemoryFormat::ChannelsLast);
-    torch::manual_seed(1000 + step);
+    const auto x = torch::randn({8, 3, 128, 128}, cuda).contiguous(torch::MemoryFormat::ChannelsLast);
+    copy_state(graphed_net, plain_net);
     const auto graphed_loss = graphed(x, y);
-    graphed_optimizer.step();
-    torch::manual_seed(1000 + step);
     const auto plain_loss = plain(x, y);
-    plain_optimizer.step();
     EXPECT_LT(max_relative_difference(graphed_loss, plain_loss), 2e-2) << "step " << step;
+    const double replay_difference = gradient_difference(graphed_net, plain_net);
+    EXPECT_LT(replay_difference, 5e-2) << "step " << step;
+    if (step > 0) {
+      // What a replay that missed the last optimizer step would give: far from the plain step.
+      stale(x, y);
+      EXPECT_GT(gradient_difference(stale_net, plain_net), 3 * replay_difference) << "step " << step;
+    }
+    copy_state(graphed_net, stale_net);
+    optimizer.step();
   }
   EXPECT_TRUE(graphed.replaying());
-  at::globalContext().setBenchmarkCuDNN(benchmark_was);
+  context.setBenchmarkCuDNN(benchmark_was);
+  context.setDeterministicCuDNN(deterministic_was);
 
-  torch::NoGradGuard no_grad;
-  auto plain_parameters = plain_net->named_parameters();
-  for (const auto& item : graphed_net->named_parameters()) {
-    EXPECT_LT(max_relative_difference(item.value(), plain_parameters[item.key()]), 5e-2) << item.key();
-  }
+  // The replays updated BatchNorm's running statistics as the plain step did.
   auto plain_buffers = plain_net->named_buffers();
   for (const auto& item : graphed_net->named_buffers()) {
     if (item.key().find("running_mean") == std::string::npos) continue;
     EXPECT_LT(max_relative_difference(item.value(), plain_buffers[item.key()]), 5e-2) << item.key();
   }
-  // The weights moved: a replay that left them alone could not follow.
-  const auto initial = channels_last_network();
-  EXPECT_GT(max_relative_difference(graphed_net->Conv2d_1a_3x3->conv->weight,
-                                    initial->Conv2d_1a_3x3->conv->weight), 5e-2);
 }
 
 }  // namespace

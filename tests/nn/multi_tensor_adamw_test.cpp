@@ -19,11 +19,15 @@ using torch::optim::AdamW;
 using torch::optim::AdamWOptions;
 using torch::optim::AdamWParamState;
 
-// Conv, channels-last conv, BatchNorm and a linear head: every kind of parameter derm-train optimises.
+// Conv, channels-last conv, BatchNorm and a linear head: every kind of parameter
+// derm-train optimises. conv2 has no bias, as Inception's convolutions before
+// BatchNorm: that bias's gradient is zero but for rounding, and AdamW would
+// turn the rounding's sign, which differs between runs on CUDA, into steps
+// of the full learning rate.
 struct NetImpl : torch::nn::Module {
   NetImpl() {
     conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 6, 3)));
-    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 8, 3)));
+    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 8, 3).bias(false)));
     bn = register_module("bn", torch::nn::BatchNorm2d(8));
     fc = register_module("fc", torch::nn::Linear(8, 4));
     conv2->weight.set_data(conv2->weight.contiguous(torch::MemoryFormat::ChannelsLast));
