@@ -8,6 +8,7 @@
 
 #include "derm/autocast.hpp"
 #include "derm/graphed_forward.hpp"
+#include "derm/model_io.hpp"
 #include "multi_tensor_adamw.hpp"
 #include "training_loss.hpp"
 #include "small_networks.hpp"
@@ -17,12 +18,12 @@ namespace {
 
 using testing::max_relative_difference;
 
-// Without dropout: the same gradients from every run.
 // Its gradient is zero but for rounding (and so differs from run to run on
 // CUDA): the constant it adds to the stem's output is taken out again by the
 // BatchNorm behind Conv2d_1a_3x3. The comparisons leave it out.
 const char* const kRoundingOnlyGradient = "stem.conv_out.bias";
 
+// Without dropout: the same gradients from every run.
 InceptionV3 training_network(const torch::Device& device) {
   return testing::small_network(6, 96, 80, device, /*dropout=*/0.0);
 }
@@ -100,11 +101,8 @@ TEST(GraphedTrainingStep, ReplaysGiveThePlainLossesAndGradientsOnCuda) {
 
 // Every state tensor of `from` copied into `to`'s.
 void copy_state(InceptionV3& from, InceptionV3& to) {
-  torch::NoGradGuard no_grad;
-  auto params = from->named_parameters();
-  for (auto& item : to->named_parameters()) item.value().copy_(params[item.key()]);
-  auto buffers = from->named_buffers();
-  for (auto& item : to->named_buffers()) item.value().copy_(buffers[item.key()]);
+  const NamedTensors state = derm::state_dict(*from);
+  load_state_dict_strict(*to, {state.begin(), state.end()}, {}, "the graphed network's state");
 }
 
 // |ga - gb| / |gb| over the gradients of the two networks taken as one vector
