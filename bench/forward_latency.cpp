@@ -3,7 +3,7 @@
 //
 //   derm_bench_forward_latency MODEL.safetensors [--device cuda] [--size 700] [--iterations 100]
 //       [--warmup 20] [--batch 1] [--bf16] [--channels-last] [--cudnn-benchmark] [--threads N]
-//       [--no-cuda-graphs] [--no-fold]
+//       [--no-cuda-graphs] [--no-fold] [--[no-]merge-siblings] [--[no-]fused-relu]
 //
 // The model is loaded and run as derm::Classifier runs it: derm::load_model (eval
 // mode on --device), on CUDA BatchNorm folded into the convolutions, under
@@ -21,7 +21,8 @@
 // Defaults are derm-classify's own settings: fp32, contiguous (NCHW) input,
 // cuDNN benchmark off, on CUDA graphs and the BatchNorm fold. --bf16 runs under
 // bf16 autocast as training does; --channels-last, --cudnn-benchmark,
-// --no-cuda-graphs and --no-fold are what-if switches.
+// --no-cuda-graphs, --no-fold and the fold's options (derm::FoldOptions, whose
+// defaults derm-classify uses) are what-if switches.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   std::string model_path, device_name = "auto";
   int size = 0, iterations = 100, warmup = 20, batch = 1, threads = 0;
   bool bf16 = false, channels_last = false, cudnn_benchmark = false, cuda_graphs = true, fold = true;
+  derm::FoldOptions fold_options;
   app.add_option("model", model_path, "derm model file (.safetensors)")->required();
   app.add_option("--device", device_name, "cpu, cuda, cuda:N or auto")->capture_default_str();
   app.add_option("--size", size, "Input side in pixels (0: the model's input size)")->capture_default_str();
@@ -59,11 +61,20 @@ int main(int argc, char** argv) {
   app.add_flag("--cudnn-benchmark", cudnn_benchmark, "cuDNN autotuning (default: as derm-classify, off)");
   app.add_flag("!--no-cuda-graphs", cuda_graphs, "Plain forward calls instead of a replayed CUDA graph");
   app.add_flag("!--no-fold", fold, "CUDA: keep BatchNorm apart from the convolutions");
+  app.add_flag("--merge-siblings,!--no-merge-siblings", fold_options.merge_siblings,
+               "With the fold: each block's 1x1 convolutions that read its input as one")
+      ->capture_default_str();
+  app.add_flag("--fused-relu,!--no-fused-relu", fold_options.fused_relu,
+               "With the fold: convolution, bias and ReLU as one cuDNN call")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (iterations < 1 || warmup < 0 || batch < 1 || threads < 0 || (size != 0 && size < 32)) {
       throw std::runtime_error("--iterations and --batch must be >= 1, --warmup and --threads >= 0, --size >= 32");
+    }
+    if (!fold && (fold_options.merge_siblings || fold_options.fused_relu)) {
+      throw std::runtime_error("--merge-siblings and --fused-relu need the fold (drop --no-fold)");
     }
     if (threads > 0) torch::set_num_threads(threads);
     const torch::Device device = derm::parse_device(device_name);
@@ -79,7 +90,7 @@ int main(int argc, char** argv) {
       }
     }
     const bool folded = fold && derm::InceptionV3Impl::inference_folds_batch_norm(device);
-    if (folded) net->fold_batch_norm();
+    if (folded) net->fold_batch_norm(fold_options);
     if (size == 0) size = model.metadata.preprocessing.input_size;
     derm::GraphedForward forward(
         [&](const torch::Tensor& input) {
@@ -129,6 +140,8 @@ int main(int argc, char** argv) {
                        {"cudnn_benchmark", device.is_cuda() && cudnn_benchmark},
                        {"cuda_graph", forward.recordings() > 0},
                        {"batch_norm_folded", folded},
+                       {"merged_siblings", folded && fold_options.merge_siblings},
+                       {"fused_relu", folded && fold_options.fused_relu},
                        {"threads", device.is_cuda() ? 0 : torch::get_num_threads()},
                        {"size", size},
                        {"batch", batch},

@@ -3,6 +3,7 @@
 
     python3 bench/pytorch_stem_profile.py [--device cuda] [--size 700] [--backbone-size 299]
         [--batch 64] [--iterations 20] [--warmup 5] [--fp32] [--no-channels-last] [--threads N]
+        [--profile-steps K]
 
 derm's stem (derm_reference.LearnedResizer) as PyTorch runs it (F.interpolate,
 antialias) and with derm's other forms of the resize, which derm takes on CUDA
@@ -11,12 +12,19 @@ NCHW or in channels-last memory (src/nn/antialiased_resize.cpp; here
 the matrices are read off F.interpolate applied to an identity, and the
 products run in the input's precision whatever autocast says, as there).
 All stems hold the same weights (conv_out random, so both paths count).
+A what-if form, "normalised_after_resize", is not derm's: the channels-last
+matrices with BatchNorm's statistics taken at full resolution and its affine
+applied after the resize, at the backbone's size (the same sums, as the resize
+is linear and each of its rows sums to 1).
 
 Medians of --iterations device-synchronised runs after --warmup:
   train_ms  forward + backward of the stem at --batch (bf16 autocast and
             channels_last on CUDA unless turned off), as in derm-train
   infer_ms  forward at batch 1, fp32, eval, inference_mode: derm-classify's
-and the largest relative difference of the stems' outputs (fp32, eval).
+and the largest relative differences of the stems' outputs from interpolate's
+(fp32; in eval mode, and in training mode with batch statistics). With
+--profile-steps K, K more training passes of each form run under torch.profiler
+and "top_ops" lists the operators with the most device time per pass.
 Prints one JSON object. Runs on PyTorch 1.13 (Debian, CPU: use --fp32) and 2.x.
 """
 import argparse
@@ -27,6 +35,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+import torch_profile
 from derm_reference import LearnedResizer
 
 
@@ -64,6 +73,26 @@ class ChannelsLastMatrixStem(MatrixStem):
             return both_done.view(n, out_h, out_w, c).permute(0, 3, 1, 2)
 
 
+class NormalisedAfterResizeStem(ChannelsLastMatrixStem):
+    """What-if: BatchNorm's statistics at full resolution, its affine after the resize."""
+
+    def forward(self, x):
+        features = F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(x), 0.2)), 0.2)
+        if self.training:
+            var, mean = torch.var_mean(features, dim=(0, 2, 3), unbiased=False)
+            with torch.no_grad():
+                count = features.numel() // features.shape[1]
+                self.bn.running_mean.lerp_(mean.float(), self.bn.momentum)
+                self.bn.running_var.lerp_(var.float() * count / (count - 1), self.bn.momentum)
+        else:
+            mean, var = self.bn.running_mean, self.bn.running_var
+        scale = self.bn.weight / torch.sqrt(var.float() + self.bn.eps)
+        shift = self.bn.bias - mean.float() * scale
+        resized = self.resize(features)
+        normalised = resized * scale.view(1, -1, 1, 1).to(resized.dtype) + shift.view(1, -1, 1, 1).to(resized.dtype)
+        return self.resize(x) + self.conv_out(normalised)
+
+
 def median_ms(run, iterations, warmup, sync):
     for _ in range(warmup):
         run()
@@ -88,9 +117,13 @@ def main():
     parser.add_argument("--fp32", action="store_true", help="no bf16 autocast in the training pass")
     parser.add_argument("--no-channels-last", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: library default)")
+    parser.add_argument("--profile-steps", type=int, default=0, help="training passes profiled per form")
+    parser.add_argument("--top", type=int, default=12, help="operators listed per form with --profile-steps")
     args = parser.parse_args()
-    if args.batch < 1 or args.iterations < 1 or args.warmup < 0 or args.size == args.backbone_size:
-        parser.error("--batch and --iterations must be >= 1, --warmup >= 0, --size != --backbone-size")
+    if args.batch < 2 or args.iterations < 1 or args.warmup < 0 or args.profile_steps < 0 \
+            or args.size == args.backbone_size:
+        parser.error("--batch must be >= 2, --iterations >= 1, --warmup and --profile-steps >= 0, "
+                     "--size != --backbone-size")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -106,18 +139,25 @@ def main():
     reference = LearnedResizer(args.backbone_size)
     torch.nn.init.normal_(reference.conv_out.weight, std=0.1)
     stems = {"interpolate": reference, "matrices": MatrixStem(args.size, args.backbone_size, "cpu"),
-             "matrices_channels_last": ChannelsLastMatrixStem(args.size, args.backbone_size, "cpu")}
-    for name in ("matrices", "matrices_channels_last"):
+             "matrices_channels_last": ChannelsLastMatrixStem(args.size, args.backbone_size, "cpu"),
+             "normalised_after_resize": NormalisedAfterResizeStem(args.size, args.backbone_size, "cpu")}
+    others = [name for name in stems if name != "interpolate"]
+    for name in others:
         stems[name].load_state_dict(reference.state_dict())
     for stem in stems.values():
         stem.to(device=device, memory_format=memory_format)
 
+    def max_rel_diffs(x, training):
+        with torch.no_grad():
+            outputs = {name: stem.train(training)(x) for name, stem in stems.items()}
+        scale = outputs["interpolate"].abs().max().item() or 1.0
+        return {name: (outputs[name] - outputs["interpolate"]).abs().max().item() / scale for name in others}
+
     x1 = torch.rand(1, 3, args.size, args.size, device=device)
-    with torch.inference_mode():
-        outputs = {name: stem.eval()(x1) for name, stem in stems.items()}
-    scale = outputs["interpolate"].abs().max().item() or 1.0
-    max_rel_diff = max((outputs[name] - outputs["interpolate"]).abs().max().item() / scale
-                       for name in ("matrices", "matrices_channels_last"))
+    eval_diffs = max_rel_diffs(x1, training=False)
+    train_diffs = max_rel_diffs(torch.rand(2, 3, args.size, args.size, device=device), training=True)
+    for stem in stems.values():  # the training-mode check moved the running statistics
+        stem.bn.reset_running_stats()
 
     batch = torch.rand(args.batch, 3, args.size, args.size, device=device).contiguous(memory_format=memory_format)
     results = {}
@@ -134,9 +174,12 @@ def main():
 
         stem.train()
         train_ms = median_ms(train_pass, args.iterations, args.warmup, sync)
+        results[name] = {"train_ms": train_ms}
+        if args.profile_steps:
+            results[name]["top_ops"] = torch_profile.top_ops(lambda k, run=train_pass: run(), range(args.profile_steps),
+                                                             sync, cuda, args.top)
         stem.eval()
-        infer_ms = median_ms(infer_pass, args.iterations, args.warmup, sync)
-        results[name] = {"train_ms": train_ms, "infer_ms": infer_ms}
+        results[name]["infer_ms"] = median_ms(infer_pass, args.iterations, args.warmup, sync)
 
     print(json.dumps({
         "tool": "pytorch_stem_profile.py",
@@ -152,8 +195,11 @@ def main():
         "warmup": args.warmup,
         "stems": results,
         "speedups": {name: {key: results["interpolate"][key] / results[name][key] for key in ("train_ms", "infer_ms")}
-                     for name in ("matrices", "matrices_channels_last")},
-        "max_rel_diff_fp32": max_rel_diff,
+                     for name in others},
+        "max_rel_diff_fp32": max(eval_diffs[name] for name in ("matrices", "matrices_channels_last")),
+        "max_rel_diff_fp32_eval": eval_diffs,
+        "max_rel_diff_fp32_train": train_diffs,
+        "profile_steps": args.profile_steps,
         "threads": 0 if cuda else torch.get_num_threads(),
     }))
 

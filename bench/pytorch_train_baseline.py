@@ -37,6 +37,7 @@ import torchvision
 from torch import nn
 
 from derm_reference import LearnedResizer
+import torch_profile
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -72,28 +73,6 @@ def learning_rate(peak, step, warmup_steps, total_steps):
         return peak * (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return 0.5 * peak * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def profile_steps(step, steps, sync, cuda, top):
-    """The operators with the most self time on the device (CPU: on the CPU), per step."""
-    from torch.profiler import ProfilerActivity, profile
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with profile(activities=activities) as profiler:
-        for k in steps:
-            step(k)
-        sync()
-    # PyTorch 2.x names it self_device_time_total; 1.13 self_cuda_time_total.
-    device_key = next(key for key in ("self_device_time_total", "self_cuda_time_total")
-                      if hasattr(profiler.key_averages()[0], key)) if cuda else "self_cpu_time_total"
-    # Operators only: on CUDA their self device time is that of the kernels they
-    # launched, which are listed again as events of their own.
-    events = [e for e in profiler.key_averages()
-              if e.device_type == torch.autograd.DeviceType.CPU and getattr(e, device_key) > 0]
-    total_us = sum(getattr(e, device_key) for e in events) or 1.0
-    events.sort(key=lambda e: -getattr(e, device_key))
-    return [{"op": e.key, "ms_per_step": getattr(e, device_key) / 1e3 / len(steps),
-             "calls_per_step": e.count / len(steps), "share": getattr(e, device_key) / total_us}
-            for e in events[:top]]
 
 
 def main():
@@ -178,7 +157,7 @@ def main():
         losses.append(step(k))
     sync()
     seconds = time.perf_counter() - start
-    top_ops = profile_steps(step, range(args.warmup + args.steps, total), sync, cuda, args.top) \
+    top_ops = torch_profile.top_ops(step, range(args.warmup + args.steps, total), sync, cuda, args.top) \
         if args.profile_steps else None
     loss_values = torch.stack(losses).float().cpu().tolist()
     if not all(math.isfinite(v) for v in loss_values):

@@ -12,7 +12,8 @@
 #    latency  derm_bench_forward_latency vs pytorch_latency_baseline.py
 #             (batch 1, 700x700, fp32, the same model file; ratio = baseline ms / ours ms, target >= 3);
 #             ours as derm-classify runs it (a replayed CUDA graph, BatchNorm folded), and
-#             two what-ifs: eager (--no-cuda-graphs --no-fold) and --cudnn-benchmark
+#             what-ifs: eager (--no-cuda-graphs --no-fold), --cudnn-benchmark, --channels-last,
+#             and the fold's options --merge-siblings, --fused-relu and both
 #    train    derm-train (--epochs 2 --steps-per-epoch S --data-on device, epoch 2's images/s)
 #             with --cuda-graphs and without, vs pytorch_train_baseline.py (S warm-up + S
 #             timed steps), at 700 with the stem and at 299 without; ratio = ours / baseline,
@@ -20,8 +21,9 @@
 #             operators with the most device time per step);
 #    stem     pytorch_stem_profile.py: the stem's forward + backward at the training batch, and
 #             its batch-1 fp32 forward, with its resize as interpolate (PyTorch) and as two
-#             matrix products (derm's other form, which it takes where faster); ratio =
-#             interpolate ms / matrices ms;
+#             matrix products (derm's other form, which it takes where faster), and a what-if
+#             (BatchNorm's affine after the resize); ratio = interpolate ms / matrices ms; each
+#             form's operators by device time (3 profiled passes);
 #    input    derm_bench_tensor_augment: derm-train's on-device augmentation + normalisation per
 #             batch at the training size, set beside derm's step time per batch.
 # 4. Prints a table and writes <prefix>_latency.json, <prefix>_train.json (and the
@@ -200,16 +202,22 @@ lo, lb = load("latency_ours"), load("latency_baseline")
 latency = dict(common, benchmark="single-image forward latency (derm-classify's network call)",
                size=int(size), ours=lo, baseline=lb, target_ratio=3.0, ratio=None, max_rel_logit_diff=None,
                variants={})
+def rel_logit_diff(ours, baseline):
+    scale = max(abs(v) for v in baseline["logits"]) or 1.0
+    return max(abs(a - b) for a, b in zip(ours["logits"], baseline["logits"])) / scale
 if lo and lb:
     latency["ratio"] = lb["median_ms"] / lo["median_ms"]
-    scale = max(abs(v) for v in lb["logits"]) or 1.0
-    latency["max_rel_logit_diff"] = max(abs(a - b) for a, b in zip(lo["logits"], lb["logits"])) / scale
+    latency["max_rel_logit_diff"] = rel_logit_diff(lo, lb)
 rows.append(("latency b1 %s fp32 (ms, median)" % size, lb and lb["median_ms"], lo and lo["median_ms"],
              latency["ratio"], 3.0))
-for key, label in (("eager", "  what-if: eager, BN unfolded"), ("cudnn_benchmark", "  what-if: + cudnn benchmark")):
+for key, label in (("eager", "  what-if: eager, BN unfolded"), ("cudnn_benchmark", "  what-if: + cudnn benchmark"),
+                   ("channels_last", "  what-if: + channels-last"),
+                   ("merge_siblings", "  what-if: 1x1 siblings merged"),
+                   ("fused_relu", "  what-if: conv+bias+ReLU fused"),
+                   ("merge_siblings_fused_relu", "  what-if: merged + fused")):
     v = load("latency_ours_" + key)
     ratio = (lb["median_ms"] / v["median_ms"]) if v and lb else None
-    latency["variants"][key] = dict(ours=v, ratio=ratio)
+    latency["variants"][key] = dict(ours=v, ratio=ratio, max_rel_logit_diff=rel_logit_diff(v, lb) if v and lb else None)
     rows.append((label, lb and lb["median_ms"], v and v["median_ms"], ratio, None))
 
 train = dict(common, benchmark="training throughput (images/s), derm-train vs PyTorch eager",
@@ -233,7 +241,8 @@ train["stem_resize"] = stem
 train["input_path"] = load("input_path")
 if stem:
     for key, label in (("train_ms", "stem fwd+bwd bs%s (ms, median)" % batch), ("infer_ms", "stem fwd b1 fp32 (ms)")):
-        for form, suffix in (("matrices", ""), ("matrices_channels_last", ", NHWC")):
+        for form, suffix in (("matrices", ""), ("matrices_channels_last", ", NHWC"),
+                             ("normalised_after_resize", ", NHWC, BN after")):
             ratio = stem["stems"]["interpolate"][key] / stem["stems"][form][key]
             rows.append((label.replace(" (ms", suffix + " (ms"), stem["stems"]["interpolate"][key],
                          stem["stems"][form][key], ratio, None))
@@ -248,13 +257,15 @@ for name, doc in (("latency", latency), ("train", train)):
 fmt = lambda v: "-" if v is None else ("%.2f" % v if v < 100 else "%.0f" % v)
 lines = ["", ("CPU SMOKE TEST (tiny sizes; NOT a result)" if device == "cpu" else "GPU benchmarks (issue 5)")
          + " -- " + "; ".join(env[3:5]),
-         "%-34s %12s %12s %8s %8s" % ("measurement", "baseline", "derm", "ratio", "target")]
+         "%-46s %12s %12s %8s %8s" % ("measurement", "baseline", "derm", "ratio", "target")]
 for label, base, ours, ratio, target in rows:
-    lines.append("%-34s %12s %12s %8s %8s" % (label, fmt(base), fmt(ours),
+    lines.append("%-46s %12s %12s %8s %8s" % (label, fmt(base), fmt(ours),
                                              "-" if ratio is None else "%.2fx" % ratio,
                                              "-" if target is None else ">=%.1fx" % target))
 if latency["max_rel_logit_diff"] is not None:
     lines.append("latency logits, max |derm - baseline| / max |baseline|: %.2e" % latency["max_rel_logit_diff"])
+    lines.append("  what-ifs: " + ", ".join("%s %.2e" % (k, v["max_rel_logit_diff"])
+                                            for k, v in latency["variants"].items() if v["max_rel_logit_diff"] is not None))
 resize_lines = [("derm-classify (latency)", (lo or {}).get("stem_resize"))] + [
     ("derm-train", r.get("stem_resize_ours")) for r in train["runs"].values() if r["stem"]]
 for who, choices in resize_lines:
@@ -263,6 +274,14 @@ for who, choices in resize_lines:
 if stem:
     lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices, NCHW or NHWC (derm's other forms);"
                  " outputs differ by %.1e (relative, fp32)" % stem["max_rel_diff_fp32"])
+    lines.append("  'BN after' (what-if, not derm's): BatchNorm's affine after the resize; outputs differ by %.1e (training mode)"
+                 % stem["max_rel_diff_fp32_train"]["normalised_after_resize"])
+    for form, result in stem["stems"].items():
+        if result.get("top_ops"):
+            lines.append("stem fwd+bwd by %s, operators by %s time (ms/pass, share):"
+                         % (form, "device" if device == "cuda" else "CPU"))
+            lines.extend("  %-52s %8.2f %5.1f%%" % (o["op"][:52], o["ms_per_step"], 100 * o["share"])
+                         for o in result["top_ops"][:8])
 lines.append("ratios: latency = baseline ms / derm ms; training = derm img/s / baseline img/s; stem = interpolate / matrices")
 inp = train["input_path"]
 if inp:
@@ -317,6 +336,10 @@ latency_ours() {
 latency_ours latency_ours
 latency_ours latency_ours_eager --no-cuda-graphs --no-fold
 latency_ours latency_ours_cudnn_benchmark --cudnn-benchmark
+latency_ours latency_ours_channels_last --channels-last
+latency_ours latency_ours_merge_siblings --merge-siblings --no-fused-relu
+latency_ours latency_ours_fused_relu --no-merge-siblings --fused-relu
+latency_ours latency_ours_merge_siblings_fused_relu --merge-siblings --fused-relu
 measure latency_baseline "$WORK/latency_baseline.json" "$PY" "$ROOT/bench/pytorch_latency_baseline.py" \
   "$WORK/model.safetensors" --device "$DEVICE" --size "$SIZE" --iterations "$LAT_ITERS" --warmup "$LAT_WARMUP" \
   "${cpu_threads[@]}"
@@ -328,7 +351,7 @@ measure train_stem_baseline "$WORK/train_stem_baseline.json" "$PY" "$ROOT/bench/
   --device "$DEVICE" --size "$SIZE" --backbone-size "$BACKBONE" --batch "$BATCH" --warmup "$STEPS" --steps "$STEPS" \
   --profile-steps 3 "${py_cpu[@]}"
 measure stem_resize "$WORK/stem_resize.json" "$PY" "$ROOT/bench/pytorch_stem_profile.py" \
-  --device "$DEVICE" --size "$SIZE" --backbone-size "$BACKBONE" --batch "$BATCH" "${py_cpu[@]}"
+  --device "$DEVICE" --size "$SIZE" --backbone-size "$BACKBONE" --batch "$BATCH" --profile-steps 3 "${py_cpu[@]}"
 input_format=()
 [[ $DEVICE == cpu ]] && input_format=(--no-channels-last)  # derm-train: channels_last on CUDA only
 measure input_path "$WORK/input_path.json" "$INPUT" --device "$DEVICE" --size "$SIZE" --batch "$BATCH" \

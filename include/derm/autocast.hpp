@@ -5,6 +5,9 @@
 
 namespace derm {
 
+// Whether autocast is on for the device's type.
+bool autocast_enabled(const torch::Device& device);
+
 class Bf16Autocast {
  public:
   // Does nothing unless enabled; autocasts on the device's type (CUDA or CPU).

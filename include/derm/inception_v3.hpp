@@ -3,11 +3,26 @@
 // torchvision's inception_v3, so that torchvision state_dicts map one to one,
 // plus an optional learned-resizer stem that lets the network read images
 // larger than the backbone's 299x299 (e.g. 700x700 dermoscopy images).
+#include <vector>
+
 #include <torch/torch.h>
 
 #include "derm/antialiased_resize.hpp"
 
 namespace derm {
+
+// A convolution with its BatchNorm folded in, followed by ReLU (inference).
+struct FoldedConvolution {
+  torch::Tensor weight, bias;
+  std::vector<int64_t> stride, padding, dilation;
+  int64_t groups = 1;
+  // On CUDA, for inputs of the weight's dtype outside autocast: convolution,
+  // bias and ReLU as one cuDNN call (at::cudnn_convolution_relu).
+  bool fused_relu = false;
+
+  bool defined() const { return weight.defined(); }
+  torch::Tensor forward(const torch::Tensor& x) const;
+};
 
 struct BasicConv2dImpl : torch::nn::Module {
   explicit BasicConv2dImpl(const torch::nn::Conv2dOptions& options);
@@ -17,18 +32,38 @@ struct BasicConv2dImpl : torch::nn::Module {
   // with bias, which forward uses while the module is in eval mode. The fold is
   // not part of the state_dict; train(true) drops it, and weights changed after
   // folding are not seen until the next fold.
-  void fold_batch_norm();
-  bool batch_norm_folded() const { return folded_weight_.defined(); }
+  void fold_batch_norm(bool fused_relu = false);
+  bool batch_norm_folded() const { return folded_.defined(); }
+  const FoldedConvolution& folded() const { return folded_; }
   void train(bool on = true) override;
 
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
 
  private:
-  torch::Tensor folded_weight_;
-  torch::nn::functional::Conv2dFuncOptions folded_options_;
+  FoldedConvolution folded_;
 };
 TORCH_MODULE(BasicConv2d);
+
+// Inference: the folded 1x1 convolutions of an Inception block that read the
+// block's input, run as one convolution whose output is split per branch
+// (fewer and larger kernels; each output channel is the same sum as before).
+class SiblingConvolutions {
+ public:
+  explicit SiblingConvolutions(std::vector<BasicConv2d> members);
+  // Concatenates the members' folds; each member must be folded.
+  void merge(bool fused_relu);
+  // Whether forward runs merged: in eval mode, while every member keeps the
+  // fold it had at merge() (train(true) and refolding end the merge).
+  bool merged() const;
+  // The members' outputs for x, in the constructor's order.
+  std::vector<torch::Tensor> forward(const torch::Tensor& x) const;
+
+ private:
+  std::vector<BasicConv2d> members_;
+  std::vector<torch::Tensor> merged_from_;  // the members' folded weights at merge()
+  FoldedConvolution merged_;
+};
 
 struct InceptionAImpl : torch::nn::Module {
   InceptionAImpl(int64_t in_channels, int64_t pool_features);
@@ -36,6 +71,7 @@ struct InceptionAImpl : torch::nn::Module {
 
   BasicConv2d branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2,
       branch3x3dbl_3, branch_pool;
+  SiblingConvolutions input_convolutions;  // branch1x1, branch5x5_1, branch3x3dbl_1
 };
 TORCH_MODULE(InceptionA);
 
@@ -53,6 +89,7 @@ struct InceptionCImpl : torch::nn::Module {
 
   BasicConv2d branch1x1, branch7x7_1, branch7x7_2, branch7x7_3, branch7x7dbl_1, branch7x7dbl_2,
       branch7x7dbl_3, branch7x7dbl_4, branch7x7dbl_5, branch_pool;
+  SiblingConvolutions input_convolutions;  // branch1x1, branch7x7_1, branch7x7dbl_1
 };
 TORCH_MODULE(InceptionC);
 
@@ -62,6 +99,7 @@ struct InceptionDImpl : torch::nn::Module {
 
   BasicConv2d branch3x3_1, branch3x3_2, branch7x7x3_1, branch7x7x3_2, branch7x7x3_3,
       branch7x7x3_4;
+  SiblingConvolutions input_convolutions;  // branch3x3_1, branch7x7x3_1
 };
 TORCH_MODULE(InceptionD);
 
@@ -71,6 +109,7 @@ struct InceptionEImpl : torch::nn::Module {
 
   BasicConv2d branch1x1, branch3x3_1, branch3x3_2a, branch3x3_2b, branch3x3dbl_1,
       branch3x3dbl_2, branch3x3dbl_3a, branch3x3dbl_3b, branch_pool;
+  SiblingConvolutions input_convolutions;  // branch1x1, branch3x3_1, branch3x3dbl_1
 };
 TORCH_MODULE(InceptionE);
 
@@ -125,6 +164,15 @@ struct InceptionV3Options {
   bool has_stem() const { return input_size != backbone_size; }
 };
 
+// What InceptionV3Impl::fold_batch_norm does besides folding.
+struct FoldOptions {
+  // Each block's 1x1 convolutions that read its input run as one
+  // (SiblingConvolutions): 19 convolutions and ReLUs fewer per forward.
+  bool merge_siblings = false;
+  // Convolution, bias and ReLU as one cuDNN call (FoldedConvolution::fused_relu).
+  bool fused_relu = false;
+};
+
 struct InceptionV3Output {
   torch::Tensor logits;
   torch::Tensor aux_logits;  // undefined unless training with aux_logits
@@ -142,7 +190,7 @@ struct InceptionV3Impl : torch::nn::Module {
   std::vector<torch::Tensor> head_parameters();
   // Folds every BasicConv2d's BatchNorm into its convolution (see
   // BasicConv2dImpl::fold_batch_norm): fewer kernels per forward in eval mode.
-  void fold_batch_norm();
+  void fold_batch_norm(const FoldOptions& fold = {});
   // Whether inference (derm::Classifier) folds on `device`: on CUDA only. On
   // the CPU the gain is small, and unfolded outputs equal PyTorch's bit for bit.
   static bool inference_folds_batch_norm(const torch::Device& device) { return device.is_cuda(); }

@@ -7,6 +7,14 @@
 
 namespace derm {
 
+bool autocast_enabled(const torch::Device& device) {
+#if DERM_TORCH_AUTOCAST_BY_DEVICE
+  return at::autocast::is_autocast_enabled(device.is_cuda() ? at::kCUDA : at::kCPU);
+#else
+  return device.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+#endif
+}
+
 Bf16Autocast::Bf16Autocast(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
   if (!enabled_) return;
 #if DERM_TORCH_AUTOCAST_BY_DEVICE

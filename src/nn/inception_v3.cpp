@@ -1,5 +1,9 @@
 #include "derm/inception_v3.hpp"
 
+#include <torch/version.h>
+
+#include "derm/autocast.hpp"
+
 namespace derm {
 
 namespace F = torch::nn::functional;
@@ -17,6 +21,15 @@ torch::Tensor avg_pool_3x3_same(const torch::Tensor& x) {
 
 torch::Tensor max_pool_3x3_stride2(const torch::Tensor& x) {
   return F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2));
+}
+
+const torch::ExpandingArray<2>& explicit_padding(const torch::nn::detail::ConvNdOptions<2>& options) {
+  // LibTorch's padding is a c10::variant before 2.1 and a std::variant from 2.1 on.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  return std::get<torch::ExpandingArray<2>>(options.padding());
+#else
+  return c10::get<torch::ExpandingArray<2>>(options.padding());
+#endif
 }
 
 // torchvision draws from trunc_normal_(std, a=-2, b=2); the bounds are absolute,
@@ -38,34 +51,85 @@ BasicConv2dImpl::BasicConv2dImpl(const Conv2dOptions& options)
       bn(register_module("bn", torch::nn::BatchNorm2d(
                                    torch::nn::BatchNorm2dOptions(options.out_channels()).eps(0.001)))) {}
 
-torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
-  auto y = folded_weight_.defined() && !is_training() ? F::conv2d(x, folded_weight_, folded_options_) : bn(conv(x));
-  return torch::relu_(y);
+torch::Tensor FoldedConvolution::forward(const torch::Tensor& x) const {
+  if (fused_relu && x.is_cuda() && x.scalar_type() == weight.scalar_type() && !autocast_enabled(x.device())) {
+    return at::cudnn_convolution_relu(x, weight, bias, stride, padding, dilation, groups);
+  }
+  return torch::conv2d(x, weight, bias, stride, padding, dilation, groups).relu_();
 }
 
-void BasicConv2dImpl::fold_batch_norm() {
+torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
+  if (folded_.defined() && !is_training()) return folded_.forward(x);
+  return bn(conv(x)).relu_();
+}
+
+void BasicConv2dImpl::fold_batch_norm(bool fused_relu) {
   torch::NoGradGuard no_grad;
   // In float64, so that the fold adds no rounding beyond the final cast.
   const auto& w = conv->weight;
   const auto scale = bn->weight.to(torch::kFloat64) / (bn->running_var.to(torch::kFloat64) + bn->options.eps()).sqrt();
-  folded_weight_ = (w.to(torch::kFloat64) * scale.view({-1, 1, 1, 1}))
+  folded_.weight = (w.to(torch::kFloat64) * scale.view({-1, 1, 1, 1}))
                        .to(w.scalar_type())
                        .contiguous(w.suggest_memory_format());
-  const auto bias = bn->bias.to(torch::kFloat64) - bn->running_mean.to(torch::kFloat64) * scale;
-  folded_options_ = F::Conv2dFuncOptions()
-                        .bias(bias.to(w.scalar_type()))
-                        .stride(conv->options.stride())
-                        .padding(conv->options.padding())
-                        .dilation(conv->options.dilation())
-                        .groups(conv->options.groups());
+  folded_.bias = (bn->bias.to(torch::kFloat64) - bn->running_mean.to(torch::kFloat64) * scale).to(w.scalar_type());
+  const auto& options = conv->options;
+  folded_.stride = std::vector<int64_t>(options.stride()->begin(), options.stride()->end());
+  const auto& padding = explicit_padding(options);
+  folded_.padding = std::vector<int64_t>(padding->begin(), padding->end());
+  folded_.dilation = std::vector<int64_t>(options.dilation()->begin(), options.dilation()->end());
+  folded_.groups = options.groups();
+  folded_.fused_relu = fused_relu;
 }
 
 void BasicConv2dImpl::train(bool on) {
-  if (on) {
-    folded_weight_ = torch::Tensor();
-    folded_options_ = F::Conv2dFuncOptions();
-  }
+  if (on) folded_ = FoldedConvolution{};
   Module::train(on);
+}
+
+SiblingConvolutions::SiblingConvolutions(std::vector<BasicConv2d> members) : members_(std::move(members)) {}
+
+void SiblingConvolutions::merge(bool fused_relu) {
+  std::vector<torch::Tensor> weights, biases;
+  merged_from_.clear();
+  for (const auto& member : members_) {
+    const auto& folded = member->folded();
+    TORCH_CHECK(folded.defined(), "SiblingConvolutions::merge: a member is not folded");
+    const bool pointwise = folded.weight.size(2) == 1 && folded.weight.size(3) == 1 &&
+                           folded.stride == std::vector<int64_t>(2, 1) && folded.groups == 1;
+    TORCH_CHECK(pointwise, "SiblingConvolutions::merge: members must be 1x1 convolutions of stride 1");
+    weights.push_back(folded.weight);
+    biases.push_back(folded.bias);
+    merged_from_.push_back(folded.weight);
+  }
+  const auto& first = members_.front()->folded();
+  merged_ = first;
+  merged_.weight = torch::cat(weights).contiguous(first.weight.suggest_memory_format());
+  merged_.bias = torch::cat(biases);
+  merged_.fused_relu = fused_relu;
+}
+
+bool SiblingConvolutions::merged() const {
+  if (!merged_.defined()) return false;
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    if (members_[i]->is_training() || !members_[i]->folded().weight.is_same(merged_from_[i])) return false;
+  }
+  return true;
+}
+
+std::vector<torch::Tensor> SiblingConvolutions::forward(const torch::Tensor& x) const {
+  std::vector<torch::Tensor> outputs;
+  if (!merged()) {
+    for (const auto& member : members_) outputs.push_back(member.ptr()->forward(x));
+    return outputs;
+  }
+  // N x (sum of the members' channels) x H x W
+  const auto y = merged_.forward(x);
+  int64_t start = 0;
+  for (const auto& weight : merged_from_) {
+    outputs.push_back(y.narrow(1, start, weight.size(0)));
+    start += weight.size(0);
+  }
+  return outputs;
 }
 
 InceptionAImpl::InceptionAImpl(int64_t in_channels, int64_t pool_features)
@@ -75,7 +139,8 @@ InceptionAImpl::InceptionAImpl(int64_t in_channels, int64_t pool_features)
       branch3x3dbl_1(conv(in_channels, 64, 1)),
       branch3x3dbl_2(conv(64, 96, 3).padding(1)),
       branch3x3dbl_3(conv(96, 96, 3).padding(1)),
-      branch_pool(conv(in_channels, pool_features, 1)) {
+      branch_pool(conv(in_channels, pool_features, 1)),
+      input_convolutions({branch1x1, branch5x5_1, branch3x3dbl_1}) {
   register_module("branch1x1", branch1x1);
   register_module("branch5x5_1", branch5x5_1);
   register_module("branch5x5_2", branch5x5_2);
@@ -86,9 +151,10 @@ InceptionAImpl::InceptionAImpl(int64_t in_channels, int64_t pool_features)
 }
 
 torch::Tensor InceptionAImpl::forward(const torch::Tensor& x) {
-  auto b1 = branch1x1(x);
-  auto b5 = branch5x5_2(branch5x5_1(x));
-  auto b3 = branch3x3dbl_3(branch3x3dbl_2(branch3x3dbl_1(x)));
+  const auto first = input_convolutions.forward(x);
+  auto b1 = first[0];
+  auto b5 = branch5x5_2(first[1]);
+  auto b3 = branch3x3dbl_3(branch3x3dbl_2(first[2]));
   auto bp = branch_pool(avg_pool_3x3_same(x));
   return torch::cat({b1, b5, b3, bp}, 1);
 }
@@ -121,7 +187,8 @@ InceptionCImpl::InceptionCImpl(int64_t in_channels, int64_t c7)
       branch7x7dbl_3(conv(c7, c7, {1, 7}).padding({0, 3})),
       branch7x7dbl_4(conv(c7, c7, {7, 1}).padding({3, 0})),
       branch7x7dbl_5(conv(c7, 192, {1, 7}).padding({0, 3})),
-      branch_pool(conv(in_channels, 192, 1)) {
+      branch_pool(conv(in_channels, 192, 1)),
+      input_convolutions({branch1x1, branch7x7_1, branch7x7dbl_1}) {
   register_module("branch1x1", branch1x1);
   register_module("branch7x7_1", branch7x7_1);
   register_module("branch7x7_2", branch7x7_2);
@@ -135,10 +202,10 @@ InceptionCImpl::InceptionCImpl(int64_t in_channels, int64_t c7)
 }
 
 torch::Tensor InceptionCImpl::forward(const torch::Tensor& x) {
-  auto b1 = branch1x1(x);
-  auto b7 = branch7x7_3(branch7x7_2(branch7x7_1(x)));
-  auto b7dbl = branch7x7dbl_5(
-      branch7x7dbl_4(branch7x7dbl_3(branch7x7dbl_2(branch7x7dbl_1(x)))));
+  const auto first = input_convolutions.forward(x);
+  auto b1 = first[0];
+  auto b7 = branch7x7_3(branch7x7_2(first[1]));
+  auto b7dbl = branch7x7dbl_5(branch7x7dbl_4(branch7x7dbl_3(branch7x7dbl_2(first[2]))));
   auto bp = branch_pool(avg_pool_3x3_same(x));
   return torch::cat({b1, b7, b7dbl, bp}, 1);
 }
@@ -149,7 +216,8 @@ InceptionDImpl::InceptionDImpl(int64_t in_channels)
       branch7x7x3_1(conv(in_channels, 192, 1)),
       branch7x7x3_2(conv(192, 192, {1, 7}).padding({0, 3})),
       branch7x7x3_3(conv(192, 192, {7, 1}).padding({3, 0})),
-      branch7x7x3_4(conv(192, 192, 3).stride(2)) {
+      branch7x7x3_4(conv(192, 192, 3).stride(2)),
+      input_convolutions({branch3x3_1, branch7x7x3_1}) {
   register_module("branch3x3_1", branch3x3_1);
   register_module("branch3x3_2", branch3x3_2);
   register_module("branch7x7x3_1", branch7x7x3_1);
@@ -159,8 +227,9 @@ InceptionDImpl::InceptionDImpl(int64_t in_channels)
 }
 
 torch::Tensor InceptionDImpl::forward(const torch::Tensor& x) {
-  auto b3 = branch3x3_2(branch3x3_1(x));
-  auto b7x3 = branch7x7x3_4(branch7x7x3_3(branch7x7x3_2(branch7x7x3_1(x))));
+  const auto first = input_convolutions.forward(x);
+  auto b3 = branch3x3_2(first[0]);
+  auto b7x3 = branch7x7x3_4(branch7x7x3_3(branch7x7x3_2(first[1])));
   auto bp = max_pool_3x3_stride2(x);
   return torch::cat({b3, b7x3, bp}, 1);
 }
@@ -174,7 +243,8 @@ InceptionEImpl::InceptionEImpl(int64_t in_channels)
       branch3x3dbl_2(conv(448, 384, 3).padding(1)),
       branch3x3dbl_3a(conv(384, 384, {1, 3}).padding({0, 1})),
       branch3x3dbl_3b(conv(384, 384, {3, 1}).padding({1, 0})),
-      branch_pool(conv(in_channels, 192, 1)) {
+      branch_pool(conv(in_channels, 192, 1)),
+      input_convolutions({branch1x1, branch3x3_1, branch3x3dbl_1}) {
   register_module("branch1x1", branch1x1);
   register_module("branch3x3_1", branch3x3_1);
   register_module("branch3x3_2a", branch3x3_2a);
@@ -187,13 +257,13 @@ InceptionEImpl::InceptionEImpl(int64_t in_channels)
 }
 
 torch::Tensor InceptionEImpl::forward(const torch::Tensor& x) {
-  auto b1 = branch1x1(x);
-  auto b3 = branch3x3_1(x);
-  b3 = torch::cat({branch3x3_2a(b3), branch3x3_2b(b3)}, 1);
-  auto b3dbl = branch3x3dbl_2(branch3x3dbl_1(x));
-  b3dbl = torch::cat({branch3x3dbl_3a(b3dbl), branch3x3dbl_3b(b3dbl)}, 1);
+  const auto first = input_convolutions.forward(x);
+  auto b1 = first[0];
+  auto b3 = first[1];
+  auto b3dbl = branch3x3dbl_2(first[2]);
   auto bp = branch_pool(avg_pool_3x3_same(x));
-  return torch::cat({b1, b3, b3dbl, bp}, 1);
+  // One concatenation where torchvision nests two inside a third: the same tensor.
+  return torch::cat({b1, branch3x3_2a(b3), branch3x3_2b(b3), branch3x3dbl_3a(b3dbl), branch3x3dbl_3b(b3dbl), bp}, 1);
 }
 
 InceptionAuxImpl::InceptionAuxImpl(int64_t in_channels, int64_t num_classes)
@@ -338,9 +408,16 @@ InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x) {
   return out;
 }
 
-void InceptionV3Impl::fold_batch_norm() {
+void InceptionV3Impl::fold_batch_norm(const FoldOptions& fold) {
   for (auto& module : modules(/*include_self=*/false)) {
-    if (auto* basic = module->as<BasicConv2dImpl>()) basic->fold_batch_norm();
+    if (auto* basic = module->as<BasicConv2dImpl>()) basic->fold_batch_norm(fold.fused_relu);
+  }
+  if (!fold.merge_siblings) return;
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* a = module->as<InceptionAImpl>()) a->input_convolutions.merge(fold.fused_relu);
+    if (auto* c = module->as<InceptionCImpl>()) c->input_convolutions.merge(fold.fused_relu);
+    if (auto* d = module->as<InceptionDImpl>()) d->input_convolutions.merge(fold.fused_relu);
+    if (auto* e = module->as<InceptionEImpl>()) e->input_convolutions.merge(fold.fused_relu);
   }
 }
 

@@ -153,6 +153,85 @@ TEST(InceptionV3, FoldIsUsedInEvalModeAndDroppedByTrainingMode) {
   EXPECT_GT(max_relative_difference(net->forward(x), folded_logits), 1e-3);
 }
 
+// The blocks whose 1x1 convolutions that read the block's input can merge.
+std::vector<const SiblingConvolutions*> sibling_convolutions(const InceptionV3& net) {
+  return {&net->Mixed_5b->input_convolutions, &net->Mixed_5c->input_convolutions,
+          &net->Mixed_5d->input_convolutions, &net->Mixed_6b->input_convolutions,
+          &net->Mixed_6c->input_convolutions, &net->Mixed_6d->input_convolutions,
+          &net->Mixed_6e->input_convolutions, &net->Mixed_7a->input_convolutions,
+          &net->Mixed_7b->input_convolutions, &net->Mixed_7c->input_convolutions};
+}
+
+std::size_t merged_blocks(const InceptionV3& net) {
+  std::size_t merged = 0;
+  for (const auto* siblings : sibling_convolutions(net)) merged += siblings->merged() ? 1 : 0;
+  return merged;
+}
+
+TEST(InceptionV3, FoldWithMergedSiblingsGivesTheFoldedLogits) {
+  auto net = network_to_fold(6);
+  torch::NoGradGuard no_grad;
+  // Batch 1 splits the merged output into contiguous parts, batch 3 into strided ones.
+  for (const int64_t batch : {1, 3}) {
+    const auto x = torch::randn({batch, 3, 75, 75});
+    net->fold_batch_norm();
+    ASSERT_EQ(merged_blocks(net), 0u);
+    const auto folded = net->forward(x);
+
+    net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false});
+    EXPECT_EQ(merged_blocks(net), 10u);
+    EXPECT_LT(max_relative_difference(net->forward(x), folded), 1e-5) << "batch " << batch;
+    // On the CPU fused_relu falls back to convolution and ReLU.
+    net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/true});
+    EXPECT_LT(max_relative_difference(net->forward(x), folded), 1e-5) << "batch " << batch;
+  }
+}
+
+TEST(InceptionV3, FoldMergeEndsWithTrainingModeOrARefold) {
+  auto net = network_to_fold(7);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({1, 3, 75, 75});
+  const auto unfolded = net->forward(x);
+
+  net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false});
+  ASSERT_EQ(merged_blocks(net), 10u);
+  net->train();
+  net->eval();
+  EXPECT_EQ(merged_blocks(net), 0u);
+  EXPECT_LT(max_relative_difference(net->forward(x), unfolded), 1e-6);
+
+  // A refold without merging after a change: the merge of the old weights is not used.
+  net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false});
+  net->Mixed_5b->branch5x5_1->bn->running_mean.add_(3.0);
+  net->fold_batch_norm();
+  EXPECT_EQ(merged_blocks(net), 0u);
+  const auto refolded = net->forward(x);
+  EXPECT_GT(max_relative_difference(refolded, unfolded), 1e-3);
+  net->train();
+  net->eval();
+  EXPECT_LT(max_relative_difference(net->forward(x), refolded), 1e-5);
+}
+
+// Needs a GPU (bench/gpu/device_session.sh): at::cudnn_convolution_relu is CUDA's.
+TEST(InceptionV3, FoldWithFusedReluAndMergedSiblingsGivesTheSameLogitsOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto net = network_to_fold(8);
+  net->to(torch::kCUDA);
+  torch::NoGradGuard no_grad;
+  for (const int64_t batch : {1, 3}) {
+    const auto x = torch::randn({batch, 3, 75, 75}).to(torch::kCUDA);
+    net->train();
+    net->eval();
+    const auto expected = net->forward(x);
+    for (const bool merge : {false, true}) {
+      net->fold_batch_norm(FoldOptions{merge, /*fused_relu=*/true});
+      EXPECT_EQ(merged_blocks(net), merge ? 10u : 0u);
+      // cuDNN may convolve in TF32 (10-bit mantissa) on both sides.
+      EXPECT_LT(max_relative_difference(net->forward(x), expected), 5e-3) << "batch " << batch << " merge " << merge;
+    }
+  }
+}
+
 TEST(LearnedResizer, AtInitialisationEqualsBilinearResize) {
   torch::manual_seed(1);
   LearnedResizer stem(StemOptions{80, 8});
