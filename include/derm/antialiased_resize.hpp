@@ -29,6 +29,11 @@ torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& ro
 // small GEMM per output row.
 torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const torch::Tensor& rows,
                                                const torch::Tensor& cols);
+// As resize_by_matrices_channels_last, but the widths as one wide GEMM over
+// every output row of every image, after a transposing copy of the heights'
+// result (out_h/H of the input's size) and before one of the output.
+torch::Tensor resize_by_matrices_channels_last_wide(const torch::Tensor& x, const torch::Tensor& rows,
+                                                    const torch::Tensor& cols);
 
 // The antialiased bilinear resize of N x C x H x W inputs to out x out by the
 // fastest of its forms. On the CPU always interpolate (PyTorch's own bits).
@@ -40,7 +45,7 @@ torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const tor
 // call of the same height and width must have made (else a derm::Error).
 class AntialiasedResize {
  public:
-  enum class Form { interpolate, matrices, matrices_channels_last };
+  enum class Form { interpolate, matrices, matrices_channels_last, matrices_channels_last_wide };
   struct Choice {
     std::string input;  // e.g. "64x16x700x700 BFloat16 channels_last grad cuda:0"
     Form form;

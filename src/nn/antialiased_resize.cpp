@@ -64,11 +64,28 @@ torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const tor
   return both_done.view({n, out_h, out_w, channels}).permute({0, 3, 1, 2});
 }
 
+torch::Tensor resize_by_matrices_channels_last_wide(const torch::Tensor& x, const torch::Tensor& rows,
+                                                    const torch::Tensor& cols) {
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  const int64_t n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  const int64_t out_h = rows.size(0), out_w = cols.size(0);
+  const auto nhwc = x.permute({0, 2, 3, 1}).contiguous();
+  // (out_h x H) @ (N x H x W*C) -> N x out_h x W*C
+  const auto heights_done = torch::matmul(rows.to(x.scalar_type()), nhwc.view({n, height, width * channels}));
+  // W x N*out_h x C in memory
+  const auto widths_first = heights_done.view({n * out_h, width, channels}).transpose(0, 1).contiguous();
+  // (out_w x W) @ (W x N*out_h*C) -> out_w x N*out_h*C
+  const auto both_done = torch::mm(cols.to(x.scalar_type()), widths_first.view({width, n * out_h * channels}));
+  // out_w x N x out_h x C -> channels-last N x C x out_h x out_w
+  return both_done.view({out_w, n, out_h, channels}).permute({1, 3, 2, 0}).contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
 const char* to_string(AntialiasedResize::Form form) {
   switch (form) {
     case AntialiasedResize::Form::interpolate: return "interpolate";
     case AntialiasedResize::Form::matrices: return "matrices";
     case AntialiasedResize::Form::matrices_channels_last: return "matrices_channels_last";
+    case AntialiasedResize::Form::matrices_channels_last_wide: return "matrices_channels_last_wide";
   }
   return "?";
 }
@@ -105,7 +122,11 @@ torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
                 .first;
   }
   const auto& [rows, cols] = found->second;
-  return form == Form::matrices ? resize_by_matrices(x, rows, cols) : resize_by_matrices_channels_last(x, rows, cols);
+  switch (form) {
+    case Form::matrices: return resize_by_matrices(x, rows, cols);
+    case Form::matrices_channels_last: return resize_by_matrices_channels_last(x, rows, cols);
+    default: return resize_by_matrices_channels_last_wide(x, rows, cols);
+  }
 }
 
 AntialiasedResize::Choice AntialiasedResize::choose(const torch::Tensor& x, const std::string& input) const {
@@ -131,7 +152,9 @@ AntialiasedResize::Choice AntialiasedResize::choose(const torch::Tensor& x, cons
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kRepeats;
   };
   std::vector<Form> forms{Form::interpolate, Form::matrices};
-  if (x.dim() == 4 && x.is_contiguous(torch::MemoryFormat::ChannelsLast)) forms.push_back(Form::matrices_channels_last);
+  if (x.dim() == 4 && x.is_contiguous(torch::MemoryFormat::ChannelsLast)) {
+    forms.insert(forms.end(), {Form::matrices_channels_last, Form::matrices_channels_last_wide});
+  }
   Choice choice{input, Form::interpolate, {}};
   for (const Form form : forms) choice.timings.emplace_back(form, time_ms(form));
   choice.form = std::min_element(choice.timings.begin(), choice.timings.end(),
