@@ -3,7 +3,7 @@
 //
 //   derm_bench_forward_latency MODEL.safetensors [--device cuda] [--size 700] [--iterations 100]
 //       [--warmup 20] [--batch 1] [--bf16] [--channels-last] [--cudnn-benchmark] [--threads N]
-//       [--no-cuda-graphs] [--no-fold] [--[no-]merge-siblings] [--[no-]fused-relu]
+//       [--no-cuda-graphs] [--no-fold] [--[no-]merge-siblings] [--[no-]fused-relu] [--[no-]fold-pools]
 //
 // The model is loaded and run as derm::Classifier runs it: derm::load_model (eval
 // mode on --device), on CUDA BatchNorm folded into the convolutions, under
@@ -67,14 +67,17 @@ int main(int argc, char** argv) {
   app.add_flag("--fused-relu,!--no-fused-relu", fold_options.fused_relu,
                "With the fold: convolution, bias and ReLU as one cuDNN call")
       ->capture_default_str();
+  app.add_flag("--fold-pools,!--no-fold-pools", fold_options.average_pools,
+               "With the fold: each block's average pool folded into the convolution it feeds")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (iterations < 1 || warmup < 0 || batch < 1 || threads < 0 || (size != 0 && size < 32)) {
       throw std::runtime_error("--iterations and --batch must be >= 1, --warmup and --threads >= 0, --size >= 32");
     }
-    if (!fold && (fold_options.merge_siblings || fold_options.fused_relu)) {
-      throw std::runtime_error("--merge-siblings and --fused-relu need the fold (drop --no-fold)");
+    if (!fold && (fold_options.merge_siblings || fold_options.fused_relu || fold_options.average_pools)) {
+      throw std::runtime_error("--merge-siblings, --fused-relu and --fold-pools need the fold (drop --no-fold)");
     }
     if (threads > 0) torch::set_num_threads(threads);
     const torch::Device device = derm::parse_device(device_name);
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
                        {"batch_norm_folded", folded},
                        {"merged_siblings", folded && fold_options.merge_siblings},
                        {"fused_relu", folded && fold_options.fused_relu},
+                       {"folded_average_pools", folded && fold_options.average_pools},
                        {"threads", device.is_cuda() ? 0 : torch::get_num_threads()},
                        {"size", size},
                        {"batch", batch},

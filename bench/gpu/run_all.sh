@@ -13,7 +13,7 @@
 #             (batch 1, 700x700, fp32, the same model file; ratio = baseline ms / ours ms, target >= 3);
 #             ours as derm-classify runs it (a replayed CUDA graph, BatchNorm folded), and
 #             what-ifs: eager (--no-cuda-graphs --no-fold), --cudnn-benchmark, --channels-last,
-#             and the fold's options --merge-siblings, --fused-relu and both
+#             and the fold's options --merge-siblings, --fused-relu, --fold-pools and all three
 #    train    derm-train (--epochs 2 --steps-per-epoch S --data-on device, epoch 2's images/s)
 #             with --cuda-graphs and without, vs pytorch_train_baseline.py (S warm-up + S
 #             timed steps), at 700 with the stem and at 299 without; ratio = ours / baseline,
@@ -214,7 +214,8 @@ for key, label in (("eager", "  what-if: eager, BN unfolded"), ("cudnn_benchmark
                    ("channels_last", "  what-if: + channels-last"),
                    ("merge_siblings", "  what-if: 1x1 siblings merged"),
                    ("fused_relu", "  what-if: conv+bias+ReLU fused"),
-                   ("merge_siblings_fused_relu", "  what-if: merged + fused")):
+                   ("fold_pools", "  what-if: average pools folded into convs"),
+                   ("all_fold_options", "  what-if: merged + fused + pools folded")):
     v = load("latency_ours_" + key)
     ratio = (lb["median_ms"] / v["median_ms"]) if v and lb else None
     latency["variants"][key] = dict(ours=v, ratio=ratio, max_rel_logit_diff=rel_logit_diff(v, lb) if v and lb else None)
@@ -337,9 +338,10 @@ latency_ours latency_ours
 latency_ours latency_ours_eager --no-cuda-graphs --no-fold
 latency_ours latency_ours_cudnn_benchmark --cudnn-benchmark
 latency_ours latency_ours_channels_last --channels-last
-latency_ours latency_ours_merge_siblings --merge-siblings --no-fused-relu
-latency_ours latency_ours_fused_relu --no-merge-siblings --fused-relu
-latency_ours latency_ours_merge_siblings_fused_relu --merge-siblings --fused-relu
+latency_ours latency_ours_merge_siblings --merge-siblings --no-fused-relu --no-fold-pools
+latency_ours latency_ours_fused_relu --no-merge-siblings --fused-relu --no-fold-pools
+latency_ours latency_ours_fold_pools --no-merge-siblings --no-fused-relu --fold-pools
+latency_ours latency_ours_all_fold_options --merge-siblings --fused-relu --fold-pools
 measure latency_baseline "$WORK/latency_baseline.json" "$PY" "$ROOT/bench/pytorch_latency_baseline.py" \
   "$WORK/model.safetensors" --device "$DEVICE" --size "$SIZE" --iterations "$LAT_ITERS" --warmup "$LAT_WARMUP" \
   "${cpu_threads[@]}"

@@ -19,6 +19,9 @@ struct FoldedConvolution {
   // On CUDA, for inputs of the weight's dtype outside autocast: convolution,
   // bias and ReLU as one cuDNN call (at::cudnn_convolution_relu).
   bool fused_relu = false;
+  // The 3x3 average pool (stride 1, padding 1, zeros counted) that fed the
+  // convolution is folded in: a 3x3 convolution of weight / 9 at every tap.
+  bool average_pool = false;
 
   bool defined() const { return weight.defined(); }
   torch::Tensor forward(const torch::Tensor& x) const;
@@ -34,6 +37,11 @@ struct BasicConv2dImpl : torch::nn::Module {
   // folding are not seen until the next fold.
   void fold_batch_norm(bool fused_relu = false);
   bool batch_norm_folded() const { return folded_.defined(); }
+  // After fold_batch_norm, for a 1x1 convolution fed by avg_pool2d(3, stride 1,
+  // padding 1): folds that pool in, so forward reads the pool's input instead
+  // (one kernel instead of two) while average_pool_folded().
+  void fold_average_pool();
+  bool average_pool_folded() const { return folded_.average_pool && !is_training(); }
   const FoldedConvolution& folded() const { return folded_; }
   void train(bool on = true) override;
 
@@ -171,6 +179,9 @@ struct FoldOptions {
   bool merge_siblings = false;
   // Convolution, bias and ReLU as one cuDNN call (FoldedConvolution::fused_relu).
   bool fused_relu = false;
+  // Each block's average pool folded into the branch_pool convolution it feeds
+  // (BasicConv2dImpl::fold_average_pool): 9 pooling kernels fewer per forward.
+  bool average_pools = false;
 };
 
 struct InceptionV3Output {

@@ -81,6 +81,16 @@ void BasicConv2dImpl::fold_batch_norm(bool fused_relu) {
   folded_.fused_relu = fused_relu;
 }
 
+void BasicConv2dImpl::fold_average_pool() {
+  TORCH_CHECK(folded_.defined(), "BasicConv2d::fold_average_pool: fold the BatchNorm first");
+  TORCH_CHECK(folded_.weight.size(2) == 1 && folded_.weight.size(3) == 1 && folded_.stride == std::vector<int64_t>(2, 1),
+              "BasicConv2d::fold_average_pool: needs a 1x1 convolution of stride 1");
+  torch::NoGradGuard no_grad;
+  folded_.weight = (folded_.weight / 9.0).expand({-1, -1, 3, 3}).contiguous(folded_.weight.suggest_memory_format());
+  folded_.padding = {1, 1};
+  folded_.average_pool = true;
+}
+
 void BasicConv2dImpl::train(bool on) {
   if (on) folded_ = FoldedConvolution{};
   Module::train(on);
@@ -155,7 +165,7 @@ torch::Tensor InceptionAImpl::forward(const torch::Tensor& x) {
   auto b1 = first[0];
   auto b5 = branch5x5_2(first[1]);
   auto b3 = branch3x3dbl_3(branch3x3dbl_2(first[2]));
-  auto bp = branch_pool(avg_pool_3x3_same(x));
+  auto bp = branch_pool(branch_pool->average_pool_folded() ? x : avg_pool_3x3_same(x));
   return torch::cat({b1, b5, b3, bp}, 1);
 }
 
@@ -206,7 +216,7 @@ torch::Tensor InceptionCImpl::forward(const torch::Tensor& x) {
   auto b1 = first[0];
   auto b7 = branch7x7_3(branch7x7_2(first[1]));
   auto b7dbl = branch7x7dbl_5(branch7x7dbl_4(branch7x7dbl_3(branch7x7dbl_2(first[2]))));
-  auto bp = branch_pool(avg_pool_3x3_same(x));
+  auto bp = branch_pool(branch_pool->average_pool_folded() ? x : avg_pool_3x3_same(x));
   return torch::cat({b1, b7, b7dbl, bp}, 1);
 }
 
@@ -261,7 +271,7 @@ torch::Tensor InceptionEImpl::forward(const torch::Tensor& x) {
   auto b1 = first[0];
   auto b3 = first[1];
   auto b3dbl = branch3x3dbl_2(first[2]);
-  auto bp = branch_pool(avg_pool_3x3_same(x));
+  auto bp = branch_pool(branch_pool->average_pool_folded() ? x : avg_pool_3x3_same(x));
   // One concatenation where torchvision nests two inside a third: the same tensor.
   return torch::cat({b1, branch3x3_2a(b3), branch3x3_2b(b3), branch3x3dbl_3a(b3dbl), branch3x3dbl_3b(b3dbl), bp}, 1);
 }
@@ -411,6 +421,13 @@ InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x) {
 void InceptionV3Impl::fold_batch_norm(const FoldOptions& fold) {
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* basic = module->as<BasicConv2dImpl>()) basic->fold_batch_norm(fold.fused_relu);
+  }
+  if (fold.average_pools) {
+    for (auto& module : modules(/*include_self=*/false)) {
+      if (auto* a = module->as<InceptionAImpl>()) a->branch_pool->fold_average_pool();
+      if (auto* c = module->as<InceptionCImpl>()) c->branch_pool->fold_average_pool();
+      if (auto* e = module->as<InceptionEImpl>()) e->branch_pool->fold_average_pool();
+    }
   }
   if (!fold.merge_siblings) return;
   for (auto& module : modules(/*include_self=*/false)) {

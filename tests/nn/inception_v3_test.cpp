@@ -178,13 +178,36 @@ TEST(InceptionV3, FoldWithMergedSiblingsGivesTheFoldedLogits) {
     ASSERT_EQ(merged_blocks(net), 0u);
     const auto folded = net->forward(x);
 
-    net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false});
+    net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false, /*average_pools=*/false});
     EXPECT_EQ(merged_blocks(net), 10u);
     EXPECT_LT(max_relative_difference(net->forward(x), folded), 1e-5) << "batch " << batch;
     // On the CPU fused_relu falls back to convolution and ReLU.
-    net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/true});
+    net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/true, /*average_pools=*/false});
     EXPECT_LT(max_relative_difference(net->forward(x), folded), 1e-5) << "batch " << batch;
   }
+}
+
+TEST(InceptionV3, FoldWithAveragePoolsGivesTheFoldedLogits) {
+  auto net = network_to_fold(9);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 75, 75});
+  net->fold_batch_norm();
+  const auto folded = net->forward(x);
+  EXPECT_FALSE(net->Mixed_5b->branch_pool->average_pool_folded());
+
+  net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false, /*average_pools=*/true});
+  std::size_t pools = 0;
+  for (auto& module : net->modules(false)) {
+    if (auto* basic = module->as<BasicConv2dImpl>()) pools += basic->average_pool_folded() ? 1 : 0;
+  }
+  EXPECT_EQ(pools, 9u);  // branch_pool of Mixed_5b-5d, 6b-6e, 7b and 7c
+  EXPECT_EQ(net->Mixed_6b->branch_pool->folded().weight.size(3), 3);
+  EXPECT_LT(max_relative_difference(net->forward(x), folded), 1e-5);
+
+  net->train();
+  net->eval();
+  EXPECT_FALSE(net->Mixed_5b->branch_pool->average_pool_folded());
+  EXPECT_LT(max_relative_difference(net->forward(x), folded), 1e-5);
 }
 
 TEST(InceptionV3, FoldMergeEndsWithTrainingModeOrARefold) {
@@ -193,7 +216,7 @@ TEST(InceptionV3, FoldMergeEndsWithTrainingModeOrARefold) {
   const auto x = torch::randn({1, 3, 75, 75});
   const auto unfolded = net->forward(x);
 
-  net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false});
+  net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false, /*average_pools=*/false});
   ASSERT_EQ(merged_blocks(net), 10u);
   net->train();
   net->eval();
@@ -201,7 +224,7 @@ TEST(InceptionV3, FoldMergeEndsWithTrainingModeOrARefold) {
   EXPECT_LT(max_relative_difference(net->forward(x), unfolded), 1e-6);
 
   // A refold without merging after a change: the merge of the old weights is not used.
-  net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false});
+  net->fold_batch_norm(FoldOptions{/*merge_siblings=*/true, /*fused_relu=*/false, /*average_pools=*/false});
   net->Mixed_5b->branch5x5_1->bn->running_mean.add_(3.0);
   net->fold_batch_norm();
   EXPECT_EQ(merged_blocks(net), 0u);
@@ -212,8 +235,9 @@ TEST(InceptionV3, FoldMergeEndsWithTrainingModeOrARefold) {
   EXPECT_LT(max_relative_difference(net->forward(x), refolded), 1e-5);
 }
 
-// Needs a GPU (bench/gpu/device_session.sh): at::cudnn_convolution_relu is CUDA's.
-TEST(InceptionV3, FoldWithFusedReluAndMergedSiblingsGivesTheSameLogitsOnCuda) {
+// Needs a GPU (bench/gpu/device_session.sh): derm-classify folds on CUDA, and
+// at::cudnn_convolution_relu is CUDA's.
+TEST(InceptionV3, FoldWithEachOptionGivesTheSameLogitsOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   auto net = network_to_fold(8);
   net->to(torch::kCUDA);
@@ -223,11 +247,15 @@ TEST(InceptionV3, FoldWithFusedReluAndMergedSiblingsGivesTheSameLogitsOnCuda) {
     net->train();
     net->eval();
     const auto expected = net->forward(x);
-    for (const bool merge : {false, true}) {
-      net->fold_batch_norm(FoldOptions{merge, /*fused_relu=*/true});
-      EXPECT_EQ(merged_blocks(net), merge ? 10u : 0u);
+    for (const auto& fold : {FoldOptions{true, false, false}, FoldOptions{false, true, false},
+                             FoldOptions{false, false, true}, FoldOptions{true, true, true}}) {
+      net->fold_batch_norm(fold);
+      EXPECT_EQ(merged_blocks(net), fold.merge_siblings ? 10u : 0u);
+      EXPECT_EQ(net->Mixed_7c->branch_pool->average_pool_folded(), fold.average_pools);
       // cuDNN may convolve in TF32 (10-bit mantissa) on both sides.
-      EXPECT_LT(max_relative_difference(net->forward(x), expected), 5e-3) << "batch " << batch << " merge " << merge;
+      EXPECT_LT(max_relative_difference(net->forward(x), expected), 5e-3)
+          << "batch " << batch << " merge " << fold.merge_siblings << " fused ReLU " << fold.fused_relu << " pools "
+          << fold.average_pools;
     }
   }
 }
