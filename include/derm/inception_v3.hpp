@@ -172,7 +172,8 @@ struct InceptionV3Options {
   bool has_stem() const { return input_size != backbone_size; }
 };
 
-// What InceptionV3Impl::fold_batch_norm does besides folding.
+// What InceptionV3Impl::fold_batch_norm does besides folding. The defaults are
+// derm-classify's: all off until a GPU run has timed them (bench/gpu/README.md).
 struct FoldOptions {
   // Each block's 1x1 convolutions that read its input run as one
   // (SiblingConvolutions): 19 convolutions and ReLUs fewer per forward.
