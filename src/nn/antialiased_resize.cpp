@@ -49,31 +49,37 @@ torch::Tensor resize_by_matrices(const torch::Tensor& x, const torch::Tensor& ro
   return torch::matmul(widths_done.transpose(2, 3), rows.to(x.scalar_type()).t()).transpose(2, 3).contiguous();
 }
 
+namespace {
+
+// The heights pass of both channels-last forms (autocast excluded by the
+// caller): (out_h x H) @ (N x H x W*C) -> N*out_h x W x C, one GEMM per image.
+torch::Tensor heights_by_matrix_channels_last(const torch::Tensor& x, const torch::Tensor& rows) {
+  const int64_t n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  // N x H x W x C in memory (a view when x is channels-last)
+  const auto nhwc = x.permute({0, 2, 3, 1}).contiguous();
+  return torch::matmul(rows.to(x.scalar_type()), nhwc.view({n, height, width * channels}))
+      .view({n * rows.size(0), width, channels});
+}
+
+}  // namespace
+
 torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const torch::Tensor& rows,
                                                const torch::Tensor& cols) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
-  const int64_t n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
-  const int64_t out_h = rows.size(0), out_w = cols.size(0);
-  // N x H x W x C in memory (a view when x is channels-last)
-  const auto nhwc = x.permute({0, 2, 3, 1}).contiguous();
-  // (out_h x H) @ (N x H x W*C) -> N x out_h x W*C
-  const auto heights_done = torch::matmul(rows.to(x.scalar_type()), nhwc.view({n, height, width * channels}));
+  const auto heights_done = heights_by_matrix_channels_last(x, rows);
   // (out_w x W) @ (N*out_h x W x C) -> N*out_h x out_w x C
-  const auto both_done = torch::matmul(cols.to(x.scalar_type()), heights_done.view({n * out_h, width, channels}));
+  const auto both_done = torch::matmul(cols.to(x.scalar_type()), heights_done);
   // N x out_h x out_w x C in memory: channels-last N x C x out_h x out_w
-  return both_done.view({n, out_h, out_w, channels}).permute({0, 3, 1, 2});
+  return both_done.view({x.size(0), rows.size(0), cols.size(0), x.size(1)}).permute({0, 3, 1, 2});
 }
 
 torch::Tensor resize_by_matrices_channels_last_wide(const torch::Tensor& x, const torch::Tensor& rows,
                                                     const torch::Tensor& cols) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
-  const int64_t n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  const int64_t n = x.size(0), channels = x.size(1), width = x.size(3);
   const int64_t out_h = rows.size(0), out_w = cols.size(0);
-  const auto nhwc = x.permute({0, 2, 3, 1}).contiguous();
-  // (out_h x H) @ (N x H x W*C) -> N x out_h x W*C
-  const auto heights_done = torch::matmul(rows.to(x.scalar_type()), nhwc.view({n, height, width * channels}));
   // W x N*out_h x C in memory
-  const auto widths_first = heights_done.view({n * out_h, width, channels}).transpose(0, 1).contiguous();
+  const auto widths_first = heights_by_matrix_channels_last(x, rows).transpose(0, 1).contiguous();
   // (out_w x W) @ (W x N*out_h*C) -> out_w x N*out_h*C
   const auto both_done = torch::mm(cols.to(x.scalar_type()), widths_first.view({width, n * out_h * channels}));
   // out_w x N x out_h x C -> channels-last N x C x out_h x out_w
