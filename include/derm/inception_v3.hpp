@@ -24,6 +24,8 @@ struct FoldedConvolution {
   bool average_pool = false;
 
   bool defined() const { return weight.defined(); }
+  // A 1x1 convolution of stride 1 without groups.
+  bool pointwise() const;
   torch::Tensor forward(const torch::Tensor& x) const;
 };
 

@@ -51,6 +51,10 @@ BasicConv2dImpl::BasicConv2dImpl(const Conv2dOptions& options)
       bn(register_module("bn", torch::nn::BatchNorm2d(
                                    torch::nn::BatchNorm2dOptions(options.out_channels()).eps(0.001)))) {}
 
+bool FoldedConvolution::pointwise() const {
+  return weight.size(2) == 1 && weight.size(3) == 1 && stride == std::vector<int64_t>(2, 1) && groups == 1;
+}
+
 torch::Tensor FoldedConvolution::forward(const torch::Tensor& x) const {
   if (fused_relu && x.is_cuda() && x.scalar_type() == weight.scalar_type() && !autocast_enabled(x.device())) {
     return at::cudnn_convolution_relu(x, weight, bias, stride, padding, dilation, groups);
@@ -83,8 +87,7 @@ void BasicConv2dImpl::fold_batch_norm(bool fused_relu) {
 
 void BasicConv2dImpl::fold_average_pool() {
   TORCH_CHECK(folded_.defined(), "BasicConv2d::fold_average_pool: fold the BatchNorm first");
-  TORCH_CHECK(folded_.weight.size(2) == 1 && folded_.weight.size(3) == 1 && folded_.stride == std::vector<int64_t>(2, 1),
-              "BasicConv2d::fold_average_pool: needs a 1x1 convolution of stride 1");
+  TORCH_CHECK(folded_.pointwise(), "BasicConv2d::fold_average_pool: needs a 1x1 convolution of stride 1");
   torch::NoGradGuard no_grad;
   folded_.weight = (folded_.weight / 9.0).expand({-1, -1, 3, 3}).contiguous(folded_.weight.suggest_memory_format());
   folded_.padding = {1, 1};
@@ -104,9 +107,7 @@ void SiblingConvolutions::merge(bool fused_relu) {
   for (const auto& member : members_) {
     const auto& folded = member->folded();
     TORCH_CHECK(folded.defined(), "SiblingConvolutions::merge: a member is not folded");
-    const bool pointwise = folded.weight.size(2) == 1 && folded.weight.size(3) == 1 &&
-                           folded.stride == std::vector<int64_t>(2, 1) && folded.groups == 1;
-    TORCH_CHECK(pointwise, "SiblingConvolutions::merge: members must be 1x1 convolutions of stride 1");
+    TORCH_CHECK(folded.pointwise(), "SiblingConvolutions::merge: members must be 1x1 convolutions of stride 1");
     weights.push_back(folded.weight);
     biases.push_back(folded.bias);
     merged_from_.push_back(folded.weight);
@@ -422,19 +423,26 @@ void InceptionV3Impl::fold_batch_norm(const FoldOptions& fold) {
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* basic = module->as<BasicConv2dImpl>()) basic->fold_batch_norm(fold.fused_relu);
   }
-  if (fold.average_pools) {
-    for (auto& module : modules(/*include_self=*/false)) {
-      if (auto* a = module->as<InceptionAImpl>()) a->branch_pool->fold_average_pool();
-      if (auto* c = module->as<InceptionCImpl>()) c->branch_pool->fold_average_pool();
-      if (auto* e = module->as<InceptionEImpl>()) e->branch_pool->fold_average_pool();
-    }
-  }
-  if (!fold.merge_siblings) return;
+  const auto merge = [&](SiblingConvolutions& siblings) {
+    if (fold.merge_siblings) siblings.merge(fold.fused_relu);
+  };
+  const auto fold_pool = [&](BasicConv2d& branch_pool) {
+    if (fold.average_pools) branch_pool->fold_average_pool();
+  };
   for (auto& module : modules(/*include_self=*/false)) {
-    if (auto* a = module->as<InceptionAImpl>()) a->input_convolutions.merge(fold.fused_relu);
-    if (auto* c = module->as<InceptionCImpl>()) c->input_convolutions.merge(fold.fused_relu);
-    if (auto* d = module->as<InceptionDImpl>()) d->input_convolutions.merge(fold.fused_relu);
-    if (auto* e = module->as<InceptionEImpl>()) e->input_convolutions.merge(fold.fused_relu);
+    if (auto* a = module->as<InceptionAImpl>()) {
+      merge(a->input_convolutions);
+      fold_pool(a->branch_pool);
+    }
+    if (auto* c = module->as<InceptionCImpl>()) {
+      merge(c->input_convolutions);
+      fold_pool(c->branch_pool);
+    }
+    if (auto* d = module->as<InceptionDImpl>()) merge(d->input_convolutions);
+    if (auto* e = module->as<InceptionEImpl>()) {
+      merge(e->input_convolutions);
+      fold_pool(e->branch_pool);
+    }
   }
 }
 
