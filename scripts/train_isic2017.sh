@@ -34,6 +34,8 @@
 #   BACKBONE       side behind the learned-resizer stem (SIZE: no stem; e.g. SIZE=700 BACKBONE=299)
 #   INIT           derm model file to fine-tune (e.g. converted ImageNet weights); empty: from scratch
 #   BATCH, LR, WEIGHT_DECAY                                          (64, 0.001, 0.05)
+#   EMA            derm-train --ema-decay: the weight average that is validated
+#                  and saved, 0 = the weights as trained             (0)
 #   DEVICE         cpu, cuda or auto                                 (auto)
 #   CUDA_GRAPHS    1: derm-train --cuda-graphs (CUDA only; a member whose
 #                  process fails with them is trained again without)  (0)
@@ -61,6 +63,7 @@ INIT=${INIT:-}
 BATCH=${BATCH:-64}
 LR=${LR:-0.001}
 WEIGHT_DECAY=${WEIGHT_DECAY:-0.05}
+EMA=${EMA:-0}
 DEVICE=${DEVICE:-auto}
 WORKERS=${WORKERS:-2}
 TTA=${TTA:-1}
@@ -101,7 +104,7 @@ log "derm-prep (${#sources[@]} extra source argument(s))"
   --absolute-paths --threads "$(nproc)" --out "$OUT/manifest.csv" --summary "$OUT/prep.json" --quiet
 
 train_args=(--manifest "$OUT/manifest.csv" --input-size "$SIZE" --backbone-size "$BACKBONE" --epochs "$EPOCHS"
-            --batch-size "$BATCH" --lr "$LR" --weight-decay "$WEIGHT_DECAY" --device "$DEVICE"
+            --batch-size "$BATCH" --lr "$LR" --weight-decay "$WEIGHT_DECAY" --ema-decay "$EMA" --device "$DEVICE"
             --workers "$WORKERS" --ensemble "$MEMBERS" --out "$OUT/ensemble" --quiet)
 if [[ -n $INIT ]]; then train_args+=(--init "$INIT"); fi
 # Member k with CUDA graphs when asked for; should that process fail (e.g. a

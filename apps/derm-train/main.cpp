@@ -92,6 +92,10 @@ int main(int argc, char** argv) {
       ->group("Training");
   app.add_option("--aux-weight", o.aux_loss_weight, "Weight of the auxiliary classifier's loss")
       ->capture_default_str()->group("Training");
+  app.add_option("--ema-decay", o.ema_decay,
+                 "Validate, select and save an exponential moving average of the weights with this per-step decay "
+                 "(e.g. 0.998; 0 = the weights as trained)")
+      ->capture_default_str()->group("Training");
   app.add_option("--balance", cl.balance, "Class balance: none, sampler (balanced draws) or loss (weights)")
       ->capture_default_str()->group("Training");
   app.add_option("--select-by", cl.select_by, "Best epoch by validation auc (mean over positive classes) or loss")

@@ -67,6 +67,9 @@ struct TrainOptions {
   double aux_loss_weight = 0.4;
   ClassBalance balance = ClassBalance::sampler;
   int steps_per_epoch = 0;  // 0: one pass over the training split
+  // Per-step decay of an exponential moving average of the weights; when > 0 the
+  // average is what is validated, selected and saved. 0: the weights as trained.
+  double ema_decay = 0;
 
   bool augment = true;
   AugmentParams augment_params;  // output_size is set to input_size

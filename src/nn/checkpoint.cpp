@@ -28,11 +28,16 @@ json state_to_json(const TrainingState& s, const json& identity) {
 }  // namespace
 
 void save_checkpoint(const fs::path& path, torch::nn::Module& network, torch::optim::Optimizer& optimizer,
-                     const TrainingState& state, const json& identity) {
+                     const WeightAverage* average, const TrainingState& state, const json& identity) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive weights;
   for (const auto& [name, tensor] : state_dict(network)) weights.write(name, tensor.detach().cpu());
   archive.write("network", weights);
+  if (average) {
+    torch::serialize::OutputArchive averaged;
+    for (const auto& [name, tensor] : average->tensors()) averaged.write(name, tensor.cpu());
+    archive.write("weight_average", averaged);
+  }
   torch::serialize::OutputArchive optimizer_archive;
   optimizer.save(optimizer_archive);
   archive.write("optimizer", optimizer_archive);
@@ -41,7 +46,7 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
 }
 
 bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::optim::Optimizer& optimizer,
-                     TrainingState* state, const json& identity, const torch::Device& device) {
+                     WeightAverage* average, TrainingState* state, const json& identity, const torch::Device& device) {
   if (!fs::exists(path)) return false;
   try {
     torch::serialize::InputArchive archive;
@@ -62,6 +67,18 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
       tensors.emplace(name, t);
     }
     load_state_dict_strict(network, tensors, {}, path.string());
+    if (average) {
+      // The identity includes --ema-decay, so a checkpoint of this run has the average.
+      torch::serialize::InputArchive averaged;
+      archive.read("weight_average", averaged);
+      torch::NoGradGuard no_grad;
+      for (const auto& [name, target] : average->tensors()) {
+        torch::Tensor t;
+        averaged.read(name, t);
+        if (!t.sizes().equals(target.sizes())) throw Error(path.string() + ": weight average '" + name + "' has another shape");
+        target.copy_(t);
+      }
+    }
     torch::serialize::InputArchive optimizer_archive;
     archive.read("optimizer", optimizer_archive);
     optimizer.load(optimizer_archive);

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "weight_average.hpp"
+
 namespace derm {
 
 struct TrainingState {
@@ -25,11 +27,13 @@ struct TrainingState {
 };
 
 // `identity` records what must not change between a run and its resumption
-// (options, manifest, seed); a mismatch on load is a derm::Error.
+// (options, manifest, seed); a mismatch on load is a derm::Error. `average`
+// (--ema-decay; null without) is saved and restored with the network.
 void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& network, torch::optim::Optimizer& optimizer,
-                     const TrainingState& state, const nlohmann::json& identity);
+                     const WeightAverage* average, const TrainingState& state, const nlohmann::json& identity);
 // False when there is no checkpoint; otherwise restores everything.
 bool load_checkpoint(const std::filesystem::path& path, torch::nn::Module& network, torch::optim::Optimizer& optimizer,
-                     TrainingState* state, const nlohmann::json& identity, const torch::Device& device);
+                     WeightAverage* average, TrainingState* state, const nlohmann::json& identity,
+                     const torch::Device& device);
 
 }  // namespace derm

@@ -27,6 +27,7 @@
 #include "multi_tensor_adamw.hpp"
 #include "training_loss.hpp"
 #include "training_set.hpp"
+#include "weight_average.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
@@ -92,6 +93,7 @@ void validate(const TrainOptions& o) {
   require(o.head_epochs >= -1, "--head-epochs must be -1 (automatic) or more");
   require(o.aux_loss_weight >= 0, "--aux-weight must be non-negative");
   require(o.steps_per_epoch >= 0, "--steps-per-epoch must be non-negative");
+  require(o.ema_decay >= 0 && o.ema_decay < 1, "--ema-decay must be in [0, 1)");
   require(o.patience >= 0, "--patience must be non-negative");
   require(o.time_limit_minutes >= 0 && std::isfinite(o.time_limit_minutes), "--time-limit must be non-negative");
   require(o.checkpoint_every >= 0, "--checkpoint-every must be non-negative");
@@ -107,35 +109,38 @@ void validate(const TrainOptions& o) {
 // Everything that determines the trajectory of training: a checkpoint made
 // under other values cannot be resumed.
 json run_identity(const TrainOptions& o, const std::string& manifest_digest, int member, bool data_on_device) {
-  return {{"manifest", manifest_digest},
-          {"train_split", o.train_split},
-          {"val_split", o.val_split},
-          {"init", o.init ? o.init->string() : ""},
-          {"reset_heads", o.reset_heads},
-          {"input_size", o.input_size},
-          {"backbone_size", o.backbone_size},
-          {"resize_policy", to_string(o.resize_policy)},
-          {"aux_logits", o.aux_logits},
-          {"dropout", o.dropout},
-          {"seed", o.seed},
-          {"member", member},
-          {"epochs", o.epochs},
-          {"head_epochs", o.head_epochs},
-          {"batch_size", o.batch_size},
-          {"optimizer", name_of(o.optimizer)},
-          {"lr", o.lr},
-          {"momentum", o.momentum},
-          {"weight_decay", o.weight_decay},
-          {"warmup_epochs", o.warmup_epochs},
-          {"label_smoothing", o.label_smoothing},
-          {"aux_loss_weight", o.aux_loss_weight},
-          {"balance", name_of(o.balance)},
-          {"steps_per_epoch", o.steps_per_epoch},
-          {"augment", o.augment && !o.shards ? to_json(o.augment_params) : json(nullptr)},
-          {"shards", o.shards ? o.shards->string() : ""},
-          {"data_on_device", data_on_device},
-          {"select_by", name_of(o.select_by)},
-          {"patience", o.patience}};
+  json identity{{"manifest", manifest_digest},
+                {"train_split", o.train_split},
+                {"val_split", o.val_split},
+                {"init", o.init ? o.init->string() : ""},
+                {"reset_heads", o.reset_heads},
+                {"input_size", o.input_size},
+                {"backbone_size", o.backbone_size},
+                {"resize_policy", to_string(o.resize_policy)},
+                {"aux_logits", o.aux_logits},
+                {"dropout", o.dropout},
+                {"seed", o.seed},
+                {"member", member},
+                {"epochs", o.epochs},
+                {"head_epochs", o.head_epochs},
+                {"batch_size", o.batch_size},
+                {"optimizer", name_of(o.optimizer)},
+                {"lr", o.lr},
+                {"momentum", o.momentum},
+                {"weight_decay", o.weight_decay},
+                {"warmup_epochs", o.warmup_epochs},
+                {"label_smoothing", o.label_smoothing},
+                {"aux_loss_weight", o.aux_loss_weight},
+                {"balance", name_of(o.balance)},
+                {"steps_per_epoch", o.steps_per_epoch},
+                {"augment", o.augment && !o.shards ? to_json(o.augment_params) : json(nullptr)},
+                {"shards", o.shards ? o.shards->string() : ""},
+                {"data_on_device", data_on_device},
+                {"select_by", name_of(o.select_by)},
+                {"patience", o.patience}};
+  // Only when set: members and checkpoints made before the option existed stay valid.
+  if (o.ema_decay > 0) identity["ema_decay"] = o.ema_decay;
+  return identity;
 }
 
 std::string manifest_digest(const Manifest& manifest) {
@@ -455,6 +460,17 @@ void train_member(RunContext& run, int member) {
     }
   }
   auto optimizer = make_optimizer(o, net);
+  std::optional<WeightAverage> average;
+  if (o.ema_decay > 0) average.emplace(*net, o.ema_decay);
+  // What is validated, selected and saved: the average when there is one.
+  const auto with_selected_weights = [&](const std::function<void()>& use) {
+    if (average) {
+      average->with_average_in(use);
+    } else {
+      use();
+    }
+  };
+  WeightAverage* const average_or_null = average ? &*average : nullptr;
 
   const int head_epochs = o.head_epochs >= 0 ? o.head_epochs : (o.init && !keep_init_heads ? 1 : 0);
   const std::int64_t samples_per_epoch =
@@ -470,7 +486,7 @@ void train_member(RunContext& run, int member) {
   for (const auto& file : {checkpoint, member_file(o.out_dir, member), member_record(o.out_dir, member)}) {
     remove_stale_temporaries(file);
   }
-  if (o.resume && load_checkpoint(checkpoint, *net, *optimizer, &state, identity, run.device)) {
+  if (o.resume && load_checkpoint(checkpoint, *net, *optimizer, average_or_null, &state, identity, run.device)) {
     spdlog::info("member {}: resuming at epoch {}, step {}", member, state.epoch + 1, state.step_in_epoch);
   }
 
@@ -579,13 +595,14 @@ void train_member(RunContext& run, int member) {
       pending_loss += loss.to(torch::kFloat64);
       ++pending_count;
       ++state.global_step;
+      if (average) average->update(state.global_step);
       state.step_in_epoch = static_cast<int>(step + 1);
       ++run.steps_this_process;
       progress.advance(o.batch_size);
       const bool checkpoint_now =
           o.checkpoint_every > 0 && state.global_step % o.checkpoint_every == 0 && step + 1 < steps_per_epoch;
       if (state.global_step % kLossReadEvery == 0 || checkpoint_now) read_losses();
-      if (checkpoint_now) save_checkpoint(checkpoint, *net, *optimizer, state, identity);
+      if (checkpoint_now) save_checkpoint(checkpoint, *net, *optimizer, average_or_null, state, identity);
       if (o.stop_after_steps > 0 && run.steps_this_process >= o.stop_after_steps) {
         throw TrainingInterrupted("stopped after " + std::to_string(run.steps_this_process) + " steps (--stop-after-steps)");
       }
@@ -605,17 +622,29 @@ void train_member(RunContext& run, int member) {
                 {"cuda_graphs", gradients_of->replaying()}};
     double metric = std::numeric_limits<double>::quiet_NaN();
     if (run.val) {
-      const Validation v = validate_member(net, *run.val, metadata, run.device, o.batch_size, cuda && o.bf16);
+      const auto validate_now = [&] {
+        return validate_member(net, *run.val, metadata, run.device, o.batch_size, cuda && o.bf16);
+      };
+      std::optional<Validation> live;
+      if (average) {
+        // The weights as trained, for comparison with their average.
+        live = validate_now();
+        record["val_loss_live"] = live->loss;
+        record["val_mean_auc_live"] = std::isnan(live->mean_auc) ? json(nullptr) : json(live->mean_auc);
+      }
+      Validation v;
+      with_selected_weights([&] { v = validate_now(); });
       record["val_loss"] = v.loss;
       record["val_accuracy"] = v.accuracy;
       record["val_auc"] = v.auc;
       record["val_mean_auc"] = std::isnan(v.mean_auc) ? json(nullptr) : json(v.mean_auc);
       metric = (o.select_by == SelectionMetric::auc && !std::isnan(v.mean_auc)) ? v.mean_auc : -v.loss;
       if (!o.quiet) {
-        spdlog::info("member {} epoch {}: train loss {:.4f}, val loss {:.4f}, val accuracy {:.3f}, val mean AUC {}",
+        const auto auc_text = [](double auc) { return std::isnan(auc) ? std::string("n/a") : std::to_string(auc); };
+        spdlog::info("member {} epoch {}: train loss {:.4f}, val loss {:.4f}, val accuracy {:.3f}, val mean AUC {}{}",
                      member, epoch + 1, state.epoch_loss_count ? state.epoch_loss_sum / state.epoch_loss_count : 0.0,
-                     v.loss, v.accuracy,
-                     std::isnan(v.mean_auc) ? std::string("n/a") : std::to_string(v.mean_auc));
+                     v.loss, v.accuracy, auc_text(v.mean_auc),
+                     live ? " (weight average; as trained " + auc_text(live->mean_auc) + ")" : std::string());
       }
     } else {
       metric = static_cast<double>(epoch);  // no validation: the last epoch is the best
@@ -645,8 +674,9 @@ void train_member(RunContext& run, int member) {
                                    {"epoch", epoch + 1},
                                    {"init", o.init ? o.init->string() : "scratch"},
                                    {"init_heads", !o.init ? json(nullptr) : keep_init_heads ? "kept" : "new"},
+                                   {"weight_average_decay", average ? json(o.ema_decay) : json(nullptr)},
                                    {"validation", record}};
-      save_model(member_file(o.out_dir, member), model);
+      with_selected_weights([&] { save_model(member_file(o.out_dir, member), model); });
     } else {
       ++state.stale_epochs;
     }
@@ -674,7 +704,7 @@ void train_member(RunContext& run, int member) {
       }
     }
     if (state.epoch < state.planned_epochs && !state.stopped_early) {
-      save_checkpoint(checkpoint, *net, *optimizer, state, identity);
+      save_checkpoint(checkpoint, *net, *optimizer, average_or_null, state, identity);
     }
   }
 

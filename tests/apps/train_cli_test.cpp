@@ -57,6 +57,7 @@ TEST(TrainCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
       {"--input-size 5000", "--input-size", 2},
       {"--head-epochs -2", "--head-epochs", 2},
       {"--aux-weight -1", "--aux-weight", 2},
+      {"--ema-decay 1", "--ema-decay", 2},
       {"--no-augment --rotation 0,90", "--no-augment excludes --rotation", 2},
       {"--shards " + quoted(dir.path()) + " --gamma 1,2", "--shards excludes --gamma", 2},
   };
@@ -211,6 +212,33 @@ TEST(TrainCli, ResumedRunReachesTheSameWeightsAsAnUninterruptedOne) {
   EXPECT_EQ(train(small_run(manifest, dir / "changed") + " --stop-after-steps 3", &err), 4) << err;
   EXPECT_NE(train(small_run(manifest, dir / "changed") + " --lr 0.5", &err), 0);
   EXPECT_NE(err.find("other options"), std::string::npos) << err;
+}
+
+TEST(TrainCli, WeightAverageIsWhatIsSavedAndResumesExactly) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 6);
+  std::string err;
+  ASSERT_EQ(train(small_run(manifest, dir / "plain"), &err), 0) << err;
+  const std::string averaged = " --ema-decay 0.9";
+  ASSERT_EQ(train(small_run(manifest, dir / "whole") + averaged, &err), 0) << err;
+  EXPECT_EQ(train(small_run(manifest, dir / "cut") + averaged + " --stop-after-steps 3", &err), 4) << err;
+  ASSERT_EQ(train(small_run(manifest, dir / "cut") + averaged, &err), 0) << err;
+  EXPECT_TRUE(same_model_weights(dir / "whole" / "member-1.safetensors", dir / "cut" / "member-1.safetensors"));
+  // Same seed, same steps: only the averaging differs.
+  EXPECT_FALSE(same_model_weights(dir / "plain" / "member-1.safetensors", dir / "whole" / "member-1.safetensors"));
+
+  const json record = json::parse(std::ifstream(dir / "whole" / "member-1.json"));
+  EXPECT_EQ(record["run"]["ema_decay"], 0.9);
+  for (const auto& epoch : record["history"]) {
+    EXPECT_TRUE(epoch.contains("val_loss_live")) << epoch.dump();
+    EXPECT_NE(epoch["val_loss"], epoch["val_loss_live"]) << epoch.dump();
+  }
+  const json plain = json::parse(std::ifstream(dir / "plain" / "member-1.json"));
+  EXPECT_FALSE(plain["run"].contains("ema_decay"));
+  EXPECT_FALSE(plain["history"][0].contains("val_loss_live"));
+  // A plain run's folder does not take an averaged member, nor its checkpoint.
+  EXPECT_NE(train(small_run(manifest, dir / "plain") + averaged, &err), 0);
+  EXPECT_NE(err.find("ema_decay"), std::string::npos) << err;
 }
 
 TEST(TrainCli, ImagesOnTheDeviceAreAugmentedThereAndResumeExactly) {

@@ -2,7 +2,7 @@
 # scripts/train_isic2017.sh end to end on a slice of the real data: 8 images
 # per class and split of ISIC 2017, 6 per class of HAM10000, two members
 # fine-tuned from a derm model file (INIT) as two parallel processes at 75x75
-# for two epochs, both evaluations.
+# for two epochs with a weight average (EMA), both evaluations.
 # Checks the files the protocol promises and the test split's size; then the
 # same members trained in two runs (MEMBER_IDS), a member trained again without
 # CUDA graphs when its process fails with them, member 2's weights returned in
@@ -34,8 +34,8 @@ tail -n +2 "$work/data/ham10000-224/HAM10000_metadata.csv" | cut -d, -f2 |
 
 "$bin/derm-model/derm-model" create "$work/init.safetensors" --input-size 75 --backbone-size 75 \
   --classes a,b >/dev/null 2>&1 || fail "derm-model create failed"
-DERM_DATA_DIR=$work/data DERM_BIN=$bin INIT=$work/init.safetensors MEMBERS=2 PARALLEL=2 EPOCHS=2 SIZE=75 BATCH=4 DEVICE=cpu WORKERS=1 \
-  bash "$src/scripts/train_isic2017.sh" "$work/out" >"$work/log" 2>&1 || { cat "$work/log" >&2; fail "the script failed"; }
+DERM_DATA_DIR=$work/data DERM_BIN=$bin INIT=$work/init.safetensors MEMBERS=2 PARALLEL=2 EPOCHS=2 SIZE=75 BATCH=4 EMA=0.9 \
+  DEVICE=cpu WORKERS=1 bash "$src/scripts/train_isic2017.sh" "$work/out" >"$work/log" 2>&1 || { cat "$work/log" >&2; fail "the script failed"; }
 
 for f in manifest.csv prep.json ensemble/ensemble.json ensemble/member-1.safetensors ensemble/member-2.safetensors \
          eval-fixed/report.json eval-youden/report.json eval-youden/predictions.csv; do
@@ -43,6 +43,7 @@ for f in manifest.csv prep.json ensemble/ensemble.json ensemble/member-1.safeten
 done
 grep -q '"member-2.safetensors"' "$work/out/ensemble/ensemble.json" || fail "ensemble.json does not list member 2"
 grep -q "init.safetensors" "$work/out/ensemble/member-2.safetensors" || fail "member 2 does not record its INIT start"
+grep -q '"ema_decay": 0.9' "$work/out/ensemble/member-1.json" || fail "member 1 was not trained with EMA's --ema-decay"
 grep -c ',train,.*ham10000' "$work/out/manifest.csv" | grep -qx 18 || fail "the 18 HAM10000 images are not all in train"
 # 8 per class in each official split: 24 test images, scored by both policies.
 [[ $(($(wc -l <"$work/out/eval-youden/predictions.csv") - 1)) -eq 24 ]] || fail "predictions of 24 test images expected"
@@ -54,7 +55,7 @@ echo "train_isic2017.sh: all outputs present"
 # then combined: the ensemble's test predictions are those of the run above.
 for k in 1 2; do
   DERM_DATA_DIR=$work/data DERM_BIN=$bin INIT=$work/init.safetensors MEMBERS=2 MEMBER_IDS=$k EPOCHS=2 SIZE=75 BATCH=4 \
-    DEVICE=cpu WORKERS=1 bash "$src/scripts/train_isic2017.sh" "$work/apart-$k" >"$work/log" 2>&1 ||
+    EMA=0.9 DEVICE=cpu WORKERS=1 bash "$src/scripts/train_isic2017.sh" "$work/apart-$k" >"$work/log" 2>&1 ||
     { cat "$work/log" >&2; fail "the run of member $k failed"; }
   for split in val test; do
     [[ -s $work/apart-$k/eval-member-$k-$split/predictions.csv ]] || fail "member $k's $split predictions missing"
@@ -77,7 +78,7 @@ exec "$bin/derm-train/derm-train" "\$@"
 EOF
 chmod +x "$work/bin/derm-train/derm-train"
 DERM_DATA_DIR=$work/data DERM_BIN=$work/bin INIT=$work/init.safetensors MEMBERS=2 MEMBER_IDS=1 EPOCHS=2 SIZE=75 \
-  BATCH=4 DEVICE=cpu WORKERS=1 CUDA_GRAPHS=1 TIME_LIMIT=20 bash "$src/scripts/train_isic2017.sh" "$work/fallback" \
+  BATCH=4 EMA=0.9 DEVICE=cpu WORKERS=1 CUDA_GRAPHS=1 TIME_LIMIT=20 bash "$src/scripts/train_isic2017.sh" "$work/fallback" \
   >"$work/log" 2>&1 || { cat "$work/log" >&2; fail "the run whose --cuda-graphs fail failed"; }
 grep -q "member 1 failed with --cuda-graphs (derm-train: error: cannot record); again without them" "$work/log" ||
   fail "no second try without CUDA graphs: $(cat "$work/log")"
