@@ -84,7 +84,7 @@ elif [[ -x $BUILD/tests/nn_tests ]]; then
   log "nn_tests: CUDA graph, BatchNorm-fold and resize tests"
   rm -f "$BUILD/gpu_tests.xml"
   timeout 120 "$BUILD/tests/nn_tests" \
-    --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*:TensorAugmenter.*:MultiTensorAdamW.*' \
+    --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*:TensorAugmenter.*:MultiTensorAdamW.*:WeightAverage.*' \
     --gtest_output="xml:$BUILD/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log.tmp" | tee -a "$SESSION_LOG" >&2
   tests_rc=${PIPESTATUS[0]}
   mv "$BUILD/gpu_tests.log.tmp" "$BUILD/gpu_tests.log"

@@ -7,15 +7,19 @@
 namespace derm {
 namespace {
 
-// A linear layer and BatchNorm: parameters, floating-point running statistics
-// and the integer num_batches_tracked.
+// A linear layer, BatchNorm and a channels-last convolution (as derm-train's
+// on CUDA): parameters, floating-point running statistics and the integer
+// num_batches_tracked.
 struct NetImpl : torch::nn::Module {
   NetImpl() {
     fc = register_module("fc", torch::nn::Linear(3, 2));
     bn = register_module("bn", torch::nn::BatchNorm1d(2));
+    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 4, 3).bias(false)));
+    conv->weight.set_data(conv->weight.contiguous(torch::MemoryFormat::ChannelsLast));
   }
   torch::nn::Linear fc{nullptr};
   torch::nn::BatchNorm1d bn{nullptr};
+  torch::nn::Conv2d conv{nullptr};
 };
 TORCH_MODULE(Net);
 
@@ -29,10 +33,12 @@ void set_weights(Net& net, double value, std::int64_t count) {
   net->bn->running_mean.fill_(2 * value);
   net->bn->running_var.fill_(value * value);
   net->bn->num_batches_tracked.fill_(count);
+  net->conv->weight.fill_(3 * value);
 }
 
-TEST(WeightAverage, UpdateIsTheDecayedMeanOfTheWeightsSoFar) {
+void expect_the_decayed_mean(const torch::Device& device) {
   Net net;
+  net->to(device);
   set_weights(net, 1.0, 0);
   WeightAverage average(*net, /*decay=*/0.2);
   set_weights(net, 5.0, 1);
@@ -50,25 +56,35 @@ TEST(WeightAverage, UpdateIsTheDecayedMeanOfTheWeightsSoFar) {
     used = true;
     const auto index = torch::arange(6, torch::kFloat32).reshape({2, 3});
     const auto fc_weight = (index + 1.0) * (2.0 / 11.0 * 0.2) + (index + 5.0) * (9.0 / 11.0 * 0.2) + (index - 3.0) * 0.8;
-    EXPECT_TRUE(torch::allclose(net->fc->weight, fc_weight, 1e-6, 1e-6));
+    EXPECT_TRUE(torch::allclose(net->fc->weight.cpu(), fc_weight, 1e-6, 1e-6));
     EXPECT_NEAR(net->fc->bias[0].item<double>(), expected(1, 5, -3), 1e-6);
     EXPECT_NEAR(net->bn->weight[1].item<double>(), expected(2, 6, -2), 1e-6);
     EXPECT_NEAR(net->bn->bias[0].item<double>(), expected(0, 4, -4), 1e-6);
     EXPECT_NEAR(net->bn->running_mean[0].item<double>(), expected(2, 10, -6), 1e-6);
     EXPECT_NEAR(net->bn->running_var[1].item<double>(), expected(1, 25, 9), 1e-5);
     EXPECT_EQ(net->bn->num_batches_tracked.item<std::int64_t>(), 2);  // the network's own
+    EXPECT_TRUE(torch::allclose(net->conv->weight.cpu(), torch::full({4, 2, 3, 3}, expected(3, 15, -9)), 1e-5, 1e-5));
+    EXPECT_TRUE(net->conv->weight.is_contiguous(torch::MemoryFormat::ChannelsLast));
   });
   EXPECT_TRUE(used);
   // The network's own weights are back, exactly.
   Net reference;
   set_weights(reference, -3.0, 2);
-  EXPECT_TRUE(torch::equal(net->fc->weight, reference->fc->weight));
-  EXPECT_TRUE(torch::equal(net->bn->running_var, reference->bn->running_var));
+  EXPECT_TRUE(torch::equal(net->fc->weight.cpu(), reference->fc->weight));
+  EXPECT_TRUE(torch::equal(net->bn->running_var.cpu(), reference->bn->running_var));
+  EXPECT_TRUE(torch::equal(net->conv->weight.cpu(), reference->conv->weight));
 
   // The checkpoint's view: one tensor per floating-point state_dict entry, the average.
-  ASSERT_EQ(average.tensors().size(), 6u);
+  ASSERT_EQ(average.tensors().size(), 7u);
   EXPECT_EQ(average.tensors()[1].first, "fc.bias");
   EXPECT_NEAR(average.tensors()[1].second[1].item<double>(), expected(1, 5, -3), 1e-6);
+}
+
+TEST(WeightAverage, UpdateIsTheDecayedMeanOfTheWeightsSoFar) { expect_the_decayed_mean(torch::kCPU); }
+
+TEST(WeightAverage, UpdateIsTheDecayedMeanOfTheWeightsSoFarOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  expect_the_decayed_mean(torch::kCUDA);
 }
 
 TEST(WeightAverage, TheNetworksWeightsComeBackWhenTheUseThrows) {
