@@ -75,7 +75,9 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
       for (const auto& [name, target] : average->tensors()) {
         torch::Tensor t;
         averaged.read(name, t);
-        if (!t.sizes().equals(target.sizes())) throw Error(path.string() + ": weight average '" + name + "' has another shape");
+        if (!t.sizes().equals(target.sizes())) {
+          throw Error(path.string() + ": weight average '" + name + "' has another shape");
+        }
         target.copy_(t);
       }
     }

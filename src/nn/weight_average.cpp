@@ -24,10 +24,7 @@ void WeightAverage::update(std::int64_t step) {
 void WeightAverage::with_average_in(const std::function<void()>& use) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> own;
-  for (std::size_t i = 0; i < live_.size(); ++i) {
-    own.push_back(live_[i].detach().clone(torch::MemoryFormat::Preserve));
-    live_[i].detach().copy_(average_list_[i]);
-  }
+  for (const auto& tensor : live_) own.push_back(tensor.detach().clone(torch::MemoryFormat::Preserve));
   struct Restore {
     std::vector<torch::Tensor>& live;
     std::vector<torch::Tensor>& own;
@@ -36,6 +33,7 @@ void WeightAverage::with_average_in(const std::function<void()>& use) {
       for (std::size_t i = 0; i < live.size(); ++i) live[i].detach().copy_(own[i]);
     }
   } restore{live_, own};
+  for (std::size_t i = 0; i < live_.size(); ++i) live_[i].detach().copy_(average_list_[i]);
   use();
 }
 
