@@ -15,8 +15,11 @@ Conv2dOptions conv(int64_t in, int64_t out, torch::ExpandingArray<2> kernel) {
   return Conv2dOptions(in, out, kernel).bias(false);
 }
 
-torch::Tensor avg_pool_3x3_same(const torch::Tensor& x) {
-  return F::avg_pool2d(x, F::AvgPool2dFuncOptions(3).stride(1).padding(1));
+// branch_pool of blocks A, C and E: its convolution of the 3x3 average pool of
+// x, or of x itself once the pool is folded in (BasicConv2dImpl::fold_average_pool).
+torch::Tensor pool_branch(BasicConv2d& branch_pool, const torch::Tensor& x) {
+  if (branch_pool->average_pool_folded()) return branch_pool(x);
+  return branch_pool(F::avg_pool2d(x, F::AvgPool2dFuncOptions(3).stride(1).padding(1)));
 }
 
 torch::Tensor max_pool_3x3_stride2(const torch::Tensor& x) {
@@ -166,7 +169,7 @@ torch::Tensor InceptionAImpl::forward(const torch::Tensor& x) {
   auto b1 = first[0];
   auto b5 = branch5x5_2(first[1]);
   auto b3 = branch3x3dbl_3(branch3x3dbl_2(first[2]));
-  auto bp = branch_pool(branch_pool->average_pool_folded() ? x : avg_pool_3x3_same(x));
+  auto bp = pool_branch(branch_pool, x);
   return torch::cat({b1, b5, b3, bp}, 1);
 }
 
@@ -217,7 +220,7 @@ torch::Tensor InceptionCImpl::forward(const torch::Tensor& x) {
   auto b1 = first[0];
   auto b7 = branch7x7_3(branch7x7_2(first[1]));
   auto b7dbl = branch7x7dbl_5(branch7x7dbl_4(branch7x7dbl_3(branch7x7dbl_2(first[2]))));
-  auto bp = branch_pool(branch_pool->average_pool_folded() ? x : avg_pool_3x3_same(x));
+  auto bp = pool_branch(branch_pool, x);
   return torch::cat({b1, b7, b7dbl, bp}, 1);
 }
 
@@ -272,7 +275,7 @@ torch::Tensor InceptionEImpl::forward(const torch::Tensor& x) {
   auto b1 = first[0];
   auto b3 = first[1];
   auto b3dbl = branch3x3dbl_2(first[2]);
-  auto bp = branch_pool(branch_pool->average_pool_folded() ? x : avg_pool_3x3_same(x));
+  auto bp = pool_branch(branch_pool, x);
   // One concatenation where torchvision nests two inside a third: the same tensor.
   return torch::cat({b1, branch3x3_2a(b3), branch3x3_2b(b3), branch3x3dbl_3a(b3dbl), branch3x3dbl_3b(b3dbl), bp}, 1);
 }
