@@ -460,8 +460,8 @@ void train_member(RunContext& run, int member) {
     }
   }
   auto optimizer = make_optimizer(o, net);
-  std::optional<WeightAverage> average;
-  if (o.ema_decay > 0) average.emplace(*net, o.ema_decay);
+  std::unique_ptr<WeightAverage> average;  // null without --ema-decay
+  if (o.ema_decay > 0) average = std::make_unique<WeightAverage>(*net, o.ema_decay);
   // What is validated, selected and saved: the average when there is one.
   const auto with_selected_weights = [&](const std::function<void()>& use) {
     if (average) {
@@ -470,7 +470,6 @@ void train_member(RunContext& run, int member) {
       use();
     }
   };
-  WeightAverage* const average_or_null = average ? &*average : nullptr;
 
   const int head_epochs = o.head_epochs >= 0 ? o.head_epochs : (o.init && !keep_init_heads ? 1 : 0);
   const std::int64_t samples_per_epoch =
@@ -486,7 +485,7 @@ void train_member(RunContext& run, int member) {
   for (const auto& file : {checkpoint, member_file(o.out_dir, member), member_record(o.out_dir, member)}) {
     remove_stale_temporaries(file);
   }
-  if (o.resume && load_checkpoint(checkpoint, *net, *optimizer, average_or_null, &state, identity, run.device)) {
+  if (o.resume && load_checkpoint(checkpoint, *net, *optimizer, average.get(), &state, identity, run.device)) {
     spdlog::info("member {}: resuming at epoch {}, step {}", member, state.epoch + 1, state.step_in_epoch);
   }
 
@@ -602,7 +601,7 @@ void train_member(RunContext& run, int member) {
       const bool checkpoint_now =
           o.checkpoint_every > 0 && state.global_step % o.checkpoint_every == 0 && step + 1 < steps_per_epoch;
       if (state.global_step % kLossReadEvery == 0 || checkpoint_now) read_losses();
-      if (checkpoint_now) save_checkpoint(checkpoint, *net, *optimizer, average_or_null, state, identity);
+      if (checkpoint_now) save_checkpoint(checkpoint, *net, *optimizer, average.get(), state, identity);
       if (o.stop_after_steps > 0 && run.steps_this_process >= o.stop_after_steps) {
         throw TrainingInterrupted("stopped after " + std::to_string(run.steps_this_process) + " steps (--stop-after-steps)");
       }
@@ -704,7 +703,7 @@ void train_member(RunContext& run, int member) {
       }
     }
     if (state.epoch < state.planned_epochs && !state.stopped_early) {
-      save_checkpoint(checkpoint, *net, *optimizer, average_or_null, state, identity);
+      save_checkpoint(checkpoint, *net, *optimizer, average.get(), state, identity);
     }
   }
 
