@@ -12,10 +12,20 @@ NCHW or in channels-last memory (src/nn/antialiased_resize.cpp; here
 the matrices are read off F.interpolate applied to an identity, and the
 products run in the input's precision whatever autocast says, as there).
 All stems hold the same weights (conv_out random, so both paths count).
-A what-if form, "normalised_after_resize", is not derm's: the channels-last
-matrices with BatchNorm's statistics taken at full resolution and its affine
-applied after the resize, at the backbone's size (the same sums, as the resize
-is linear and each of its rows sums to 1).
+"matrices_channels_last_wide" is derm's fourth form: the heights as in
+channels-last, then the widths as one wide GEMM after a transposing copy.
+What-if forms, not derm's, each over the channels-last matrices and each the
+same function (up to rounding), to tell the next change to derm's stem:
+  normalised_after_resize  BatchNorm's statistics taken at full resolution and
+                           its affine applied after the resize, at the
+                           backbone's size (the resize is linear and each of
+                           its rows sums to 1);
+  padded_input             conv1 reads the input padded with zero channels to 8
+                           (its weights with zeros), the channel count tensor
+                           cores want; the pad's own pass is counted;
+  pointwise_as_matmul      conv2 (1x1) as one matrix product over the
+                           channels-last pixels (F.linear) instead of cuDNN;
+  all_what_ifs             the three together.
 
 Medians of --iterations device-synchronised runs after --warmup:
   train_ms  forward + backward of the stem at --batch (bf16 autocast and
@@ -73,11 +83,48 @@ class ChannelsLastMatrixStem(MatrixStem):
             return both_done.view(n, out_h, out_w, c).permute(0, 3, 1, 2)
 
 
-class NormalisedAfterResizeStem(ChannelsLastMatrixStem):
-    """What-if: BatchNorm's statistics at full resolution, its affine after the resize."""
+class WideChannelsLastMatrixStem(MatrixStem):
+    """The widths as one wide GEMM (derm's resize_by_matrices_channels_last_wide)."""
+
+    def resize(self, x):
+        n, c, h, w = x.shape
+        out_h, out_w = self.rows.shape[0], self.cols.shape[0]
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            nhwc = x.permute(0, 2, 3, 1).contiguous()
+            heights_done = torch.matmul(self.rows.to(x.dtype), nhwc.view(n, h, w * c))
+            widths_first = heights_done.view(n * out_h, w, c).transpose(0, 1).contiguous()
+            both_done = torch.mm(self.cols.to(x.dtype), widths_first.view(w, n * out_h * c))
+            return both_done.view(out_w, n, out_h, c).permute(1, 3, 2, 0).contiguous(memory_format=torch.channels_last)
+
+
+class WhatIfStem(ChannelsLastMatrixStem):
+    """The channels-last stem with some of the what-ifs of the module's docstring."""
+
+    def __init__(self, input_size, output_size, device, padded_input=False, pointwise_as_matmul=False,
+                 normalised_after_resize=False):
+        super().__init__(input_size, output_size, device)
+        self.padded_input = padded_input
+        self.pointwise_as_matmul = pointwise_as_matmul
+        self.normalised_after_resize = normalised_after_resize
+
+    def first_convolution(self, x):
+        if not self.padded_input:
+            return self.conv1(x)
+        pad = 8 - x.shape[1]
+        padded = F.pad(x, (0, 0, 0, 0, 0, pad)).contiguous(memory_format=torch.channels_last)
+        weight = torch.cat([self.conv1.weight, self.conv1.weight.new_zeros(self.conv1.out_channels, pad, 3, 3)], 1)
+        return F.conv2d(padded, weight, self.conv1.bias, padding=1)
+
+    def pointwise_convolution(self, x):
+        if not self.pointwise_as_matmul:
+            return self.conv2(x)
+        weight = self.conv2.weight.view(self.conv2.out_channels, self.conv2.in_channels)
+        return F.linear(x.permute(0, 2, 3, 1), weight, self.conv2.bias).permute(0, 3, 1, 2)
 
     def forward(self, x):
-        features = F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(x), 0.2)), 0.2)
+        features = F.leaky_relu(self.pointwise_convolution(F.leaky_relu(self.first_convolution(x), 0.2)), 0.2)
+        if not self.normalised_after_resize:
+            return self.resize(x) + self.conv_out(self.resize(self.bn(features)))
         if self.training:
             var, mean = torch.var_mean(features, dim=(0, 2, 3), unbiased=False)
             with torch.no_grad():
@@ -140,7 +187,12 @@ def main():
     torch.nn.init.normal_(reference.conv_out.weight, std=0.1)
     stems = {"interpolate": reference, "matrices": MatrixStem(args.size, args.backbone_size, "cpu"),
              "matrices_channels_last": ChannelsLastMatrixStem(args.size, args.backbone_size, "cpu"),
-             "normalised_after_resize": NormalisedAfterResizeStem(args.size, args.backbone_size, "cpu")}
+             "matrices_channels_last_wide": WideChannelsLastMatrixStem(args.size, args.backbone_size, "cpu")}
+    what_ifs = {"normalised_after_resize": {"normalised_after_resize": True}, "padded_input": {"padded_input": True},
+                "pointwise_as_matmul": {"pointwise_as_matmul": True},
+                "all_what_ifs": {"normalised_after_resize": True, "padded_input": True, "pointwise_as_matmul": True}}
+    for name, flags in what_ifs.items():
+        stems[name] = WhatIfStem(args.size, args.backbone_size, "cpu", **flags)
     others = [name for name in stems if name != "interpolate"]
     for name in others:
         stems[name].load_state_dict(reference.state_dict())
@@ -196,7 +248,8 @@ def main():
         "stems": results,
         "speedups": {name: {key: results["interpolate"][key] / results[name][key] for key in ("train_ms", "infer_ms")}
                      for name in others},
-        "max_rel_diff_fp32": max(eval_diffs[name] for name in ("matrices", "matrices_channels_last")),
+        "max_rel_diff_fp32": max(eval_diffs[name] for name in others if name not in what_ifs),
+        "what_ifs": list(what_ifs),
         "max_rel_diff_fp32_eval": eval_diffs,
         "max_rel_diff_fp32_train": train_diffs,
         "profile_steps": args.profile_steps,

@@ -20,10 +20,11 @@
 #             target >= 1.5 at 700; the baselines then profile 3 more steps (top_ops: the
 #             operators with the most device time per step);
 #    stem     pytorch_stem_profile.py: the stem's forward + backward at the training batch, and
-#             its batch-1 fp32 forward, with its resize as interpolate (PyTorch) and as two
-#             matrix products (derm's other form, which it takes where faster), and a what-if
-#             (BatchNorm's affine after the resize); ratio = interpolate ms / matrices ms; each
-#             form's operators by device time (3 profiled passes);
+#             its batch-1 fp32 forward, with its resize as interpolate (PyTorch) and as
+#             matrix products (derm's other forms, which it takes where faster), and what-ifs
+#             (BatchNorm's affine after the resize, conv1 on an 8-channel input, conv2 as a
+#             matmul, all three); ratio = interpolate ms / form's ms; each form's operators by
+#             device time (3 profiled passes);
 #    input    derm_bench_tensor_augment: derm-train's on-device augmentation + normalisation per
 #             batch at the training size, set beside derm's step time per batch.
 # 4. Prints a table and writes <prefix>_latency.json, <prefix>_train.json (and the
@@ -243,7 +244,11 @@ train["input_path"] = load("input_path")
 if stem:
     for key, label in (("train_ms", "stem fwd+bwd bs%s (ms, median)" % batch), ("infer_ms", "stem fwd b1 fp32 (ms)")):
         for form, suffix in (("matrices", ""), ("matrices_channels_last", ", NHWC"),
-                             ("normalised_after_resize", ", NHWC, BN after")):
+                             ("matrices_channels_last_wide", ", NHWC wide"), ("normalised_after_resize", ", BN after"),
+                             ("padded_input", ", 8-ch input"), ("pointwise_as_matmul", ", 1x1 matmul"),
+                             ("all_what_ifs", ", all 3 what-ifs")):
+            if form not in stem["stems"]:
+                continue
             ratio = stem["stems"]["interpolate"][key] / stem["stems"][form][key]
             rows.append((label.replace(" (ms", suffix + " (ms"), stem["stems"]["interpolate"][key],
                          stem["stems"][form][key], ratio, None))
@@ -275,8 +280,10 @@ for who, choices in resize_lines:
 if stem:
     lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices, NCHW or NHWC (derm's other forms);"
                  " outputs differ by %.1e (relative, fp32)" % stem["max_rel_diff_fp32"])
-    lines.append("  'BN after' (what-if, not derm's): BatchNorm's affine after the resize; outputs differ by %.1e (training mode)"
-                 % stem["max_rel_diff_fp32_train"]["normalised_after_resize"])
+    lines.append("  what-ifs over NHWC (not derm's; bench/pytorch_stem_profile.py): 'BN after' = BatchNorm's affine after the"
+                 " resize, '8-ch input' = conv1 on the input zero-padded to 8 channels, '1x1 matmul' = conv2 as F.linear;"
+                 " outputs differ by " + ", ".join("%s %.1e" % (k, stem["max_rel_diff_fp32_train"][k])
+                                                    for k in stem.get("what_ifs", [])) + " (training mode)")
     for form, result in stem["stems"].items():
         if result.get("top_ops"):
             lines.append("stem fwd+bwd by %s, operators by %s time (ms/pass, share):"
