@@ -20,12 +20,13 @@ same function (up to rounding), to tell the next change to derm's stem:
                            its affine applied after the resize, at the
                            backbone's size (the resize is linear and each of
                            its rows sums to 1);
-  padded_input             conv1 reads the input padded with zero channels to 8
-                           (its weights with zeros), the channel count tensor
-                           cores want; the pad's own pass is counted;
+  padded_input_4, _8       conv1 reads the input padded with zero channels to 4
+                           or 8 (its weights with zeros): cuDNN has first-layer
+                           kernels for 4 channels, tensor cores want 8; the
+                           pad's own pass is counted;
   pointwise_as_matmul      conv2 (1x1) as one matrix product over the
                            channels-last pixels (F.linear) instead of cuDNN;
-  all_what_ifs             the three together.
+  all_what_ifs             BatchNorm after, input padded to 4, 1x1 as matmul.
 
 Medians of --iterations device-synchronised runs after --warmup:
   train_ms  forward + backward of the stem at --batch (bf16 autocast and
@@ -100,7 +101,7 @@ class WideChannelsLastMatrixStem(MatrixStem):
 class WhatIfStem(ChannelsLastMatrixStem):
     """The channels-last stem with some of the what-ifs of the module's docstring."""
 
-    def __init__(self, input_size, output_size, device, padded_input=False, pointwise_as_matmul=False,
+    def __init__(self, input_size, output_size, device, padded_input=0, pointwise_as_matmul=False,
                  normalised_after_resize=False):
         super().__init__(input_size, output_size, device)
         self.padded_input = padded_input
@@ -110,7 +111,7 @@ class WhatIfStem(ChannelsLastMatrixStem):
     def first_convolution(self, x):
         if not self.padded_input:
             return self.conv1(x)
-        pad = 8 - x.shape[1]
+        pad = self.padded_input - x.shape[1]
         padded = F.pad(x, (0, 0, 0, 0, 0, pad)).contiguous(memory_format=torch.channels_last)
         weight = torch.cat([self.conv1.weight, self.conv1.weight.new_zeros(self.conv1.out_channels, pad, 3, 3)], 1)
         return F.conv2d(padded, weight, self.conv1.bias, padding=1)
@@ -188,9 +189,10 @@ def main():
     stems = {"interpolate": reference, "matrices": MatrixStem(args.size, args.backbone_size, "cpu"),
              "matrices_channels_last": ChannelsLastMatrixStem(args.size, args.backbone_size, "cpu"),
              "matrices_channels_last_wide": WideChannelsLastMatrixStem(args.size, args.backbone_size, "cpu")}
-    what_ifs = {"normalised_after_resize": {"normalised_after_resize": True}, "padded_input": {"padded_input": True},
+    what_ifs = {"normalised_after_resize": {"normalised_after_resize": True}, "padded_input_4": {"padded_input": 4},
+                "padded_input_8": {"padded_input": 8},
                 "pointwise_as_matmul": {"pointwise_as_matmul": True},
-                "all_what_ifs": {"normalised_after_resize": True, "padded_input": True, "pointwise_as_matmul": True}}
+                "all_what_ifs": {"normalised_after_resize": True, "padded_input": 4, "pointwise_as_matmul": True}}
     for name, flags in what_ifs.items():
         stems[name] = WhatIfStem(args.size, args.backbone_size, "cpu", **flags)
     others = [name for name in stems if name != "interpolate"]

@@ -22,7 +22,7 @@
 #    stem     pytorch_stem_profile.py: the stem's forward + backward at the training batch, and
 #             its batch-1 fp32 forward, with its resize as interpolate (PyTorch) and as
 #             matrix products (derm's other forms, which it takes where faster), and what-ifs
-#             (BatchNorm's affine after the resize, conv1 on an 8-channel input, conv2 as a
+#             (BatchNorm's affine after the resize, conv1 on a 4- or 8-channel input, conv2 as a
 #             matmul, all three); ratio = interpolate ms / form's ms; each form's operators by
 #             device time (3 profiled passes);
 #    input    derm_bench_tensor_augment: derm-train's on-device augmentation + normalisation per
@@ -245,8 +245,8 @@ if stem:
     for key, label in (("train_ms", "stem fwd+bwd bs%s (ms, median)" % batch), ("infer_ms", "stem fwd b1 fp32 (ms)")):
         for form, suffix in (("matrices", ""), ("matrices_channels_last", ", NHWC"),
                              ("matrices_channels_last_wide", ", NHWC wide"), ("normalised_after_resize", ", BN after"),
-                             ("padded_input", ", 8-ch input"), ("pointwise_as_matmul", ", 1x1 matmul"),
-                             ("all_what_ifs", ", all 3 what-ifs")):
+                             ("padded_input_4", ", 4-ch input"), ("padded_input_8", ", 8-ch input"),
+                             ("pointwise_as_matmul", ", 1x1 matmul"), ("all_what_ifs", ", all 3 what-ifs")):
             if form not in stem["stems"]:
                 continue
             ratio = stem["stems"]["interpolate"][key] / stem["stems"][form][key]
@@ -281,7 +281,7 @@ if stem:
     lines.append("stem rows: baseline = resize by interpolate (PyTorch), derm = by matrices, NCHW or NHWC (derm's other forms);"
                  " outputs differ by %.1e (relative, fp32)" % stem["max_rel_diff_fp32"])
     lines.append("  what-ifs over NHWC (not derm's; bench/pytorch_stem_profile.py): 'BN after' = BatchNorm's affine after the"
-                 " resize, '8-ch input' = conv1 on the input zero-padded to 8 channels, '1x1 matmul' = conv2 as F.linear;"
+                 " resize, '4-/8-ch input' = conv1 on the input zero-padded to 4/8 channels, '1x1 matmul' = conv2 as F.linear;"
                  " outputs differ by " + ", ".join("%s %.1e" % (k, stem["max_rel_diff_fp32_train"][k])
                                                     for k in stem.get("what_ifs", [])) + " (training mode)")
     for form, result in stem["stems"].items():
