@@ -4,7 +4,8 @@
 // Augmenter::draw from the same sample seeds); only the resampling differs:
 // torch's grid_sample (bilinear, reflected border) instead of OpenCV's
 // warpAffine, so outputs agree with Augmenter::apply up to interpolation
-// rounding. Noise-filled cut-outs draw from torch's generator.
+// rounding. Noise-filled cut-outs draw from a torch generator seeded with the
+// sample's noise seed (so other values than OpenCV's, from the same seed).
 #include <cstdint>
 #include <vector>
 

@@ -2,12 +2,35 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include "derm/error.hpp"
 
 namespace derm {
 
 namespace F = torch::nn::functional;
+
+namespace {
+
+// Uniform noise in [0, 255] shaped like out, image i's drawn by a generator of
+// out's device seeded with draws[i].noise_seed: a function of the sample's seed
+// alone, as Augmenter's (not the same values: torch's generator, not OpenCV's).
+torch::Tensor noise_fill(const torch::Tensor& out, const std::vector<Distortions>& draws) {
+  auto noise = torch::empty_like(out);
+  at::Generator device_generator = at::globalContext().defaultGenerator(out.device());
+  for (std::size_t i = 0; i < draws.size(); ++i) {
+    at::Generator generator;
+    {
+      const std::lock_guard<std::mutex> lock(device_generator.mutex());
+      generator = device_generator.clone();
+    }
+    generator.set_current_seed(draws[i].noise_seed);
+    noise[static_cast<int64_t>(i)].random_(0, 256, generator);
+  }
+  return noise;
+}
+
+}  // namespace
 
 torch::Tensor TensorAugmenter::apply(const torch::Tensor& sources, const std::vector<std::uint64_t>& seeds) const {
   if (sources.dim() != 4 || sources.size(1) != 3 || sources.scalar_type() != torch::kUInt8) {
@@ -100,7 +123,7 @@ torch::Tensor TensorAugmenter::apply(const torch::Tensor& sources, const std::ve
   switch (augmenter_.params().cutout_fill) {
     case CutoutFill::mean: out = torch::where(mask, out.mean({2, 3}, /*keepdim=*/true).round_(), out); break;
     case CutoutFill::black: out.masked_fill_(mask, 0.0f); break;
-    case CutoutFill::noise: out = torch::where(mask, torch::randint(0, 256, out.sizes(), out.options()), out); break;
+    case CutoutFill::noise: out = torch::where(mask, noise_fill(out, draws), out); break;
   }
   return out.to(torch::kUInt8);
 }

@@ -103,6 +103,30 @@ TEST(TensorAugmenter, NoiseCutoutsChangeTheRectanglesAlone) {
   EXPECT_GT(changed.sum().item<int64_t>(), mask.sum().item<int64_t>());  // of 3 channels, most pixels differ
 }
 
+TEST(TensorAugmenter, NoiseCutoutsAreAFunctionOfTheSeedAlone) {
+  // Not of torch's global generator, which dropout moves between training steps:
+  // else a resumed run would fill its cut-outs with other noise.
+  AugmentParams params;
+  params.output_size = 64;
+  params.cutout_probability = 1.0;
+  params.cutout_fill = CutoutFill::noise;
+  const Augmenter augmenter(params);
+  const TensorAugmenter tensors(augmenter);
+  std::vector<torch::Device> devices{torch::kCPU};
+  if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA);
+  for (const auto& device : devices) {
+    const auto a = as_tensor(testing::synthetic_lesion(80, 80, 5)).to(device);
+    const auto b = as_tensor(testing::synthetic_lesion(80, 80, 6)).to(device);
+    torch::manual_seed(1);
+    const auto first = tensors.apply(a, {31});
+    torch::manual_seed(2);
+    EXPECT_TRUE(torch::equal(tensors.apply(a, {31}), first)) << device;
+    const auto batch = tensors.apply(torch::cat({b, a}), {32, 31});
+    EXPECT_TRUE(torch::equal(batch[1], first[0])) << device;
+    EXPECT_FALSE(torch::equal(batch[0], tensors.apply(b, {33})[0])) << device;
+  }
+}
+
 TEST(TensorAugmenter, GivesTheCpuImagesUpToRoundingOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   AugmentParams params;
