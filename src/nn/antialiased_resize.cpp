@@ -122,6 +122,9 @@ torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
       throw Error("the stem's resize of " + key + " was first called while a CUDA graph was being recorded");
     }
 #endif
+    // Normal tensors even when first made under InferenceMode (derm-classify's
+    // warm-up), which autograd could not save for a later training pass.
+    const c10::InferenceMode not_inference(false);
     found = matrices_
                 .emplace(key, std::pair{antialiased_resize_matrix(x.size(2), output_size_).to(x.device()),
                                         antialiased_resize_matrix(x.size(3), output_size_).to(x.device())})

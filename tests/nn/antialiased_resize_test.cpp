@@ -132,6 +132,21 @@ TEST(AntialiasedResize, TimesEachFormOncePerInputAndAgreesWithInterpolateOnCuda)
   EXPECT_EQ(resize.choices()[2].timings.size(), 4u);
 }
 
+TEST(AntialiasedResize, MatricesFirstMadeUnderInferenceModeServeTrainingOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const AntialiasedResize resize(80);
+  const auto x = torch::randn({2, 3, 190, 190}, torch::kCUDA);
+  {
+    const c10::InferenceMode inference;
+    resize(x);
+  }
+  const auto leaf = x.clone().requires_grad_();
+  ASSERT_NO_THROW(resize(leaf).square().sum().backward());
+  const auto reference = x.clone().requires_grad_();
+  interpolate(reference, 80, 80).square().sum().backward();
+  EXPECT_LT(max_relative_difference(leaf.grad(), reference.grad()), 1e-5);
+}
+
 // Needs a GPU: the stem's training and inference resizes are the resize.
 TEST(AntialiasedResize, StemResizesAsInterpolateOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
