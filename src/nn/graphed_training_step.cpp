@@ -38,7 +38,23 @@ struct GraphedTrainingStep::Recording {
   at::cuda::CUDAGraph graph;
   bool recorded = false;
   torch::Tensor x, y, loss;  // the recording's inputs and output
+  std::vector<const void*> addresses;  // each parameter's data and gradient's, as recorded
 };
+
+namespace {
+
+// Where the parameters' data and gradients live: a replay reads and writes
+// these addresses, whatever tensors the parameters hold now.
+std::vector<const void*> addresses_of(const std::vector<torch::Tensor>& parameters) {
+  std::vector<const void*> addresses;
+  for (const auto& p : parameters) {
+    addresses.push_back(p.data_ptr());
+    addresses.push_back(p.grad().defined() ? p.grad().data_ptr() : nullptr);
+  }
+  return addresses;
+}
+
+}  // namespace
 
 bool GraphedTrainingStep::replaying() const { return recording_ && recording_->recorded; }
 
@@ -65,6 +81,7 @@ torch::Tensor GraphedTrainingStep::record(const torch::Tensor& x, const torch::T
   // has memory of its own.
   c10::cuda::CUDACachingAllocator::emptyCache();
   r.recorded = true;
+  r.addresses = addresses_of(parameters_);
   // Recording ran nothing: this replay is the step.
   r.graph.replay();
   return r.loss.clone();
@@ -76,6 +93,10 @@ torch::Tensor GraphedTrainingStep::operator()(const torch::Tensor& x, const torc
     Recording& r = *recording_;
     if (x.sizes() != r.x.sizes() || y.sizes() != r.y.sizes()) {
       throw Error("CUDA graph training step: the batch shape changed after recording");
+    }
+    if (addresses_of(parameters_) != r.addresses) {
+      throw Error("CUDA graph training step: a parameter or its gradient was replaced after recording "
+                  "(weights reloaded or gradients reset), so a replay would not reach it");
     }
     r.x.copy_(x);
     r.y.copy_(y);

@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 
 #include "derm/autocast.hpp"
+#include "derm/error.hpp"
 #include "derm/graphed_forward.hpp"
 #include "derm/model_io.hpp"
 #include "multi_tensor_adamw.hpp"
@@ -97,6 +98,8 @@ TEST(GraphedTrainingStep, ReplaysGiveThePlainLossesAndGradientsOnCuda) {
     }
   }
   EXPECT_FALSE(plain.replaying());
+  // The plain calls reset the gradients the recording writes: a replay now would train nothing.
+  EXPECT_THROW(graphed(xs[0], y), Error);
 }
 
 // Every state tensor of `from` copied into `to`'s.
