@@ -12,6 +12,7 @@
 #include "derm/model_io.hpp"
 #include "multi_tensor_adamw.hpp"
 #include "training_loss.hpp"
+#include "weight_average.hpp"
 #include "small_networks.hpp"
 
 namespace derm {
@@ -100,6 +101,35 @@ TEST(GraphedTrainingStep, ReplaysGiveThePlainLossesAndGradientsOnCuda) {
   EXPECT_FALSE(plain.replaying());
   // The plain calls reset the gradients the recording writes: a replay now would train nothing.
   EXPECT_THROW(graphed(xs[0], y), Error);
+}
+
+// derm-train with --cuda-graphs and --ema-decay: validation swaps the average
+// into the tensors the recording reads, and then the weights back.
+TEST(GraphedTrainingStep, ReplaysReadWhatTheWeightAverageSwapsInAndOutOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!cuda_graphs_built()) GTEST_SKIP() << "built against a LibTorch without CUDA";
+  const torch::Device cuda(torch::kCUDA);
+  auto net = training_network(cuda);
+  const auto x = torch::randn({4, 3, 96, 96}, cuda);
+  const auto y = torch::tensor({0, 1, 2, 1}, torch::kInt64).to(cuda);
+  GraphedTrainingStep graphed(loss_and_backward(net), net->parameters(), /*use_graphs=*/true, /*plain_steps=*/2);
+  for (int i = 0; i < 3; ++i) graphed(x, y);
+  ASSERT_TRUE(graphed.replaying());
+  const double before = graphed(x, y).item<double>();
+  WeightAverage average(*net, 0.9);  // the weights so far
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.mul_(0.5);  // in place, as an optimizer step
+  }
+  const double moved = graphed(x, y).item<double>();
+  ASSERT_GT(std::abs(moved - before), 1e-3 * std::abs(before));
+  double with_average = 0;
+  average.with_average_in([&] {
+    const torch::AutoGradMode grad(true);  // with_average_in's own no-grad mode: the plain steps need it off
+    with_average = graphed(x, y).item<double>();
+  });
+  EXPECT_NEAR(with_average, before, 1e-5 * std::abs(before));
+  EXPECT_NEAR(graphed(x, y).item<double>(), moved, 1e-5 * std::abs(moved));
 }
 
 // Every state tensor of `from` copied into `to`'s.
