@@ -93,7 +93,8 @@ elif [[ -x $BUILD/tests/nn_tests ]]; then
 fi
 if [[ -x $BUILD/tests/nn_tests && -f $BUILD/gpu_tests.log ]]; then
   if passed GraphedTrainingStep.ReplaysGiveThePlainLossesAndGradientsOnCuda &&
-     passed GraphedTrainingStep.ReplaysFollowPlainTrainingThroughOptimizerStepsOnCuda; then
+     passed GraphedTrainingStep.ReplaysFollowPlainTrainingThroughOptimizerStepsOnCuda &&
+     { [[ ${EMA:-0} == 0 ]] || passed GraphedTrainingStep.ReplaysReadWhatTheWeightAverageSwapsInAndOutOnCuda; }; then
     TRAIN_GRAPHS=1
   fi
   if passed GraphedForward.ReplaysMatchPlainCallsOnCuda &&
