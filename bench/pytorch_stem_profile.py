@@ -74,26 +74,28 @@ class MatrixStem(LearnedResizer):
 class ChannelsLastMatrixStem(MatrixStem):
     """The same in channels-last memory (derm's resize_by_matrices_channels_last)."""
 
+    def heights(self, x):
+        """N x out_h x (W C): the heights done, one GEMM per image over all its columns and channels."""
+        n, c, h, w = x.shape
+        nhwc = x.permute(0, 2, 3, 1).contiguous()
+        return torch.matmul(self.rows.to(x.dtype), nhwc.view(n, h, w * c))
+
     def resize(self, x):
         n, c, h, w = x.shape
         out_h, out_w = self.rows.shape[0], self.cols.shape[0]
         with torch.autocast(device_type=x.device.type, enabled=False):
-            nhwc = x.permute(0, 2, 3, 1).contiguous()
-            heights_done = torch.matmul(self.rows.to(x.dtype), nhwc.view(n, h, w * c))
-            both_done = torch.matmul(self.cols.to(x.dtype), heights_done.view(n * out_h, w, c))
+            both_done = torch.matmul(self.cols.to(x.dtype), self.heights(x).view(n * out_h, w, c))
             return both_done.view(n, out_h, out_w, c).permute(0, 3, 1, 2)
 
 
-class WideChannelsLastMatrixStem(MatrixStem):
+class WideChannelsLastMatrixStem(ChannelsLastMatrixStem):
     """The widths as one wide GEMM (derm's resize_by_matrices_channels_last_wide)."""
 
     def resize(self, x):
         n, c, h, w = x.shape
         out_h, out_w = self.rows.shape[0], self.cols.shape[0]
         with torch.autocast(device_type=x.device.type, enabled=False):
-            nhwc = x.permute(0, 2, 3, 1).contiguous()
-            heights_done = torch.matmul(self.rows.to(x.dtype), nhwc.view(n, h, w * c))
-            widths_first = heights_done.view(n * out_h, w, c).transpose(0, 1).contiguous()
+            widths_first = self.heights(x).view(n * out_h, w, c).transpose(0, 1).contiguous()
             both_done = torch.mm(self.cols.to(x.dtype), widths_first.view(w, n * out_h * c))
             return both_done.view(out_w, n, out_h, c).permute(1, 3, 2, 0).contiguous(memory_format=torch.channels_last)
 
