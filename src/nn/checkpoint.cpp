@@ -1,5 +1,8 @@
 #include "checkpoint.hpp"
 
+#include <map>
+#include <string>
+
 #include "derm/atomic_file.hpp"
 #include "derm/error.hpp"
 #include "derm/model_io.hpp"
@@ -25,19 +28,34 @@ json state_to_json(const TrainingState& s, const json& identity) {
           {"history", s.history}};
 }
 
+// The tensors under their names, on the CPU, as archive `key`.
+void write_named(torch::serialize::OutputArchive& archive, const std::string& key, const NamedTensors& tensors) {
+  torch::serialize::OutputArchive named;
+  for (const auto& [name, tensor] : tensors) named.write(name, tensor.detach().cpu());
+  archive.write(key, named);
+}
+
+// The tensors archive `key` holds under the names of `expected` (a missing one is an error).
+std::map<std::string, torch::Tensor> read_named(torch::serialize::InputArchive& archive, const std::string& key,
+                                                const NamedTensors& expected) {
+  torch::serialize::InputArchive tensors;
+  archive.read(key, tensors);
+  std::map<std::string, torch::Tensor> read;
+  for (const auto& [name, unused] : expected) {
+    torch::Tensor t;
+    tensors.read(name, t);
+    read.emplace(name, t);
+  }
+  return read;
+}
+
 }  // namespace
 
 void save_checkpoint(const fs::path& path, torch::nn::Module& network, torch::optim::Optimizer& optimizer,
                      const WeightAverage* average, const TrainingState& state, const json& identity) {
   torch::serialize::OutputArchive archive;
-  torch::serialize::OutputArchive weights;
-  for (const auto& [name, tensor] : state_dict(network)) weights.write(name, tensor.detach().cpu());
-  archive.write("network", weights);
-  if (average) {
-    torch::serialize::OutputArchive averaged;
-    for (const auto& [name, tensor] : average->tensors()) averaged.write(name, tensor.cpu());
-    archive.write("weight_average", averaged);
-  }
+  write_named(archive, "network", state_dict(network));
+  if (average) write_named(archive, "weight_average", average->tensors());
   torch::serialize::OutputArchive optimizer_archive;
   optimizer.save(optimizer_archive);
   archive.write("optimizer", optimizer_archive);
@@ -58,23 +76,13 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
       throw Error(path.string() + ": checkpoint of a run with other options, data or seed; "
                   "use another --out or --no-resume");
     }
-    torch::serialize::InputArchive weights;
-    archive.read("network", weights);
-    std::map<std::string, torch::Tensor> tensors;
-    for (const auto& [name, target] : state_dict(network)) {
-      torch::Tensor t;
-      weights.read(name, t);
-      tensors.emplace(name, t);
-    }
-    load_state_dict_strict(network, tensors, {}, path.string());
+    load_state_dict_strict(network, read_named(archive, "network", state_dict(network)), {}, path.string());
     if (average) {
       // The identity includes --ema-decay, so a checkpoint of this run has the average.
-      torch::serialize::InputArchive averaged;
-      archive.read("weight_average", averaged);
+      const auto averaged = read_named(archive, "weight_average", average->tensors());
       torch::NoGradGuard no_grad;
       for (const auto& [name, target] : average->tensors()) {
-        torch::Tensor t;
-        averaged.read(name, t);
+        const torch::Tensor& t = averaged.at(name);
         if (!t.sizes().equals(target.sizes())) {
           throw Error(path.string() + ": weight average '" + name + "' has another shape");
         }

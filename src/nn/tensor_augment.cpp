@@ -18,12 +18,12 @@ namespace {
 torch::Tensor noise_fill(const torch::Tensor& out, const std::vector<Distortions>& draws) {
   auto noise = torch::empty_like(out);
   at::Generator device_generator = at::globalContext().defaultGenerator(out.device());
+  at::Generator generator;  // of the device's kind, apart from torch's global one
+  {
+    const std::lock_guard<std::mutex> lock(device_generator.mutex());
+    generator = device_generator.clone();
+  }
   for (std::size_t i = 0; i < draws.size(); ++i) {
-    at::Generator generator;
-    {
-      const std::lock_guard<std::mutex> lock(device_generator.mutex());
-      generator = device_generator.clone();
-    }
     generator.set_current_seed(draws[i].noise_seed);
     noise[static_cast<int64_t>(i)].random_(0, 256, generator);
   }
