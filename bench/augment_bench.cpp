@@ -28,12 +28,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/atomic_file.hpp"
-#include "derm/augment.hpp"
-#include "derm/image.hpp"
-#include "derm/manifest.hpp"
-#include "derm/progress.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/augment/augmenter.hpp"
+#include "derm/core/image.hpp"
+#include "derm/data/manifest.hpp"
+#include "derm/core/progress.hpp"
+#include "derm/augment/sample_seed.hpp"
+#include "derm/augment/shard_run.hpp"
 
 namespace {
 

@@ -33,10 +33,10 @@
 #include <torch/torch.h>
 
 #include "bench_timing.hpp"
-#include "derm/autocast.hpp"
-#include "derm/graphed_forward.hpp"
-#include "derm/model_io.hpp"
-#include "derm/tensor_image.hpp"
+#include "derm/model/autocast.hpp"
+#include "derm/model/graphed_forward.hpp"
+#include "derm/model/model_io.hpp"
+#include "derm/model/tensor_image.hpp"
 
 using derm::bench::median;
 using derm::bench::percentile;

@@ -24,9 +24,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/image.hpp"
-#include "derm/model_io.hpp"
-#include "derm/tensor_image.hpp"
+#include "derm/core/image.hpp"
+#include "derm/model/model_io.hpp"
+#include "derm/model/tensor_image.hpp"
 
 namespace {
 

@@ -25,9 +25,9 @@
 #include <torch/torch.h>
 
 #include "bench_timing.hpp"
-#include "derm/augment.hpp"
-#include "derm/tensor_augment.hpp"
-#include "derm/tensor_image.hpp"
+#include "derm/augment/augmenter.hpp"
+#include "derm/train/tensor_augment.hpp"
+#include "derm/model/tensor_image.hpp"
 
 using derm::bench::synchronize;
 

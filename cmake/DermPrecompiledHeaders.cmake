@@ -1,9 +1,9 @@
-# LibTorch's headers are heavy: the `derm` library precompiles <torch/torch.h>
-# once and every other target that includes torch reuses that header.
+# LibTorch's headers are heavy: the model layer (derm_model) precompiles
+# <torch/torch.h> once and every other target that includes torch reuses it.
 
-# derm_reuse_torch_pch(target): compile `target` with the derm library's PCH.
+# derm_reuse_torch_pch(target): compile `target` with derm_model's PCH.
 function(derm_reuse_torch_pch target)
   if(DERM_USE_PCH)
-    target_precompile_headers(${target} REUSE_FROM derm)
+    target_precompile_headers(${target} REUSE_FROM derm_model)
   endif()
 endfunction()

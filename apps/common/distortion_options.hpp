@@ -7,11 +7,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "derm/augment.hpp"
+#include "derm/augment/augment_params.hpp"
+#include "tool_main.hpp"
 
 namespace derm::cli {
 
-// "MIN,MAX" or a single value (a constant); derm::Error naming the option.
+// "MIN,MAX" or a single value (a constant); derm::OptionError naming the option.
 derm::Range parse_range(const std::string& option, const std::string& text);
 
 // Distortion options as given on the command line; only given ones override
@@ -26,7 +27,10 @@ struct DistortionOptions {
   // with_resize: also --resize (derm-train has its own --resize-policy).
   // Returns the options added (for options they exclude).
   std::vector<CLI::Option*> add_to(CLI::App& app, bool with_resize = true);
+  // The parameters; derm::OptionError naming an AugmentParams field for an impossible value.
   derm::AugmentParams build() const;
+  // The flags of the AugmentParams fields whose names differ from them.
+  static const FlagNames& flag_names();
 };
 
 }  // namespace derm::cli

@@ -1,11 +1,11 @@
 #include "tool_main.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <string>
 
-#include "derm/error.hpp"
-#include "derm/image.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm::cli {
 
@@ -28,10 +28,6 @@ CLI::Validator at_least(long long minimum) {
       "INT>=" + bound);
 }
 
-CLI::Validator resize_policy_name() {
-  return parsed_by([](const std::string& name) { return derm::parse_resize_policy(name); });
-}
-
 namespace {
 
 std::string first_line(const char* message) {
@@ -41,13 +37,20 @@ std::string first_line(const char* message) {
 
 }  // namespace
 
-int run_tool(CLI::App& app, int argc, char** argv, const std::function<int()>& run) {
+int run_tool(CLI::App& app, int argc, char** argv, const std::function<int()>& run, const FlagNames& renamed) {
   const std::string tool = app.get_name();
   try {
     app.parse(argc, argv);
     return run();
   } catch (const derm::OptionError& e) {
-    std::fprintf(stderr, "%s: error: %s (see --help)\n", tool.c_str(), first_line(e.what()).c_str());
+    const auto flag = [&](const std::string& option) {
+      const auto found = renamed.find(option);
+      if (found != renamed.end()) return found->second;
+      std::string name = "--" + option;
+      std::replace(name.begin(), name.end(), '_', '-');
+      return name;
+    };
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", tool.c_str(), first_line(e.message(flag).c_str()).c_str());
     return kExitUsage;
   } catch (const derm::Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), first_line(e.what()).c_str());

@@ -9,12 +9,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/atomic_file.hpp"
-#include "derm/augment.hpp"
-#include "derm/error.hpp"
-#include "derm/logging.hpp"
-#include "derm/manifest.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/augment/contact_sheet.hpp"
+#include "derm/core/error.hpp"
+#include "derm/core/logging.hpp"
+#include "derm/data/manifest.hpp"
+#include "derm/augment/shard_run.hpp"
+#include "derm/version.hpp"
 #include "distortion_options.hpp"
 #include "tool_main.hpp"
 
@@ -42,16 +43,16 @@ std::pair<int, int> parse_grid(const std::string& text) {
   char x = 0, extra = 0;
   if (std::sscanf(text.c_str(), "%d%c%d%c", &columns, &x, &rows, &extra) != 3 || (x != 'x' && x != 'X') ||
       columns < 1 || rows < 1 || columns * rows > 400) {
-    throw derm::OptionError("--grid: expected COLUMNSxROWS with 1 to 400 tiles (e.g. 4x4), got '" + text + "'");
+    throw derm::OptionError("grid", ": expected COLUMNSxROWS with 1 to 400 tiles (e.g. 4x4), got '" + text + "'");
   }
   return {columns, rows};
 }
 
 int run_preview(const Options& o) {
-  if (o.out.empty()) throw derm::OptionError("--out: the contact sheet's file name (.png or .jpg) is required");
+  if (o.out.empty()) throw derm::OptionError("out", ": the contact sheet's file name (.png or .jpg) is required");
   const std::string extension = fs::path(o.out).extension().string();
   if (extension != ".png" && extension != ".jpg" && extension != ".jpeg") {
-    throw derm::OptionError("--out: the contact sheet must be a .png or .jpg file, got '" + o.out + "'");
+    throw derm::OptionError("out", ": the contact sheet must be a .png or .jpg file, got '" + o.out + "'");
   }
   const auto [columns, rows] = parse_grid(o.grid);
   derm::AugmentParams params = o.distortions.build();
@@ -78,9 +79,9 @@ int run_preview(const Options& o) {
 }
 
 int run_shards(const Options& o) {
-  if (o.manifest.empty()) throw derm::OptionError("--manifest is required (or --preview IMAGE)");
-  if (o.out.empty()) throw derm::OptionError("--out: an output folder is required");
-  if (o.samples <= 0) throw derm::OptionError("--samples must be positive, got " + std::to_string(o.samples));
+  if (o.manifest.empty()) throw derm::OptionError("manifest", "is required (or {preview} IMAGE)");
+  if (o.out.empty()) throw derm::OptionError("out", ": an output folder is required");
+  if (o.samples <= 0) throw derm::OptionError("samples", "must be positive, got " + std::to_string(o.samples));
   derm::ShardRunOptions run;
   run.params = o.distortions.build();
   run.params.output_size = o.size.value_or(700);
@@ -116,7 +117,7 @@ int run_shards(const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"Augmented dermoscopy training samples as WebDataset shards (or a preview contact sheet)",
                "derm-augment"};
-  app.set_version_flag("--version", "derm-augment 0.1.0");
+  app.set_version_flag("--version", std::string("derm-augment ") + DERM_VERSION);
   Options o;
   // Options of the shards only; --preview excludes them.
   const std::vector<CLI::Option*> shard_options{
@@ -141,14 +142,17 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "Print a JSON summary on stdout");
   o.distortions.add_to(app);
 
-  return derm::cli::run_tool(app, argc, argv, [&] {
+  const auto run = [&] {
     derm::configure_logging(o.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
     if (o.jpeg_quality < 1 || o.jpeg_quality > 100) {
-      throw derm::OptionError("--jpeg-quality must be in [1, 100], got " + std::to_string(o.jpeg_quality));
+      throw derm::OptionError("jpeg_quality", "must be in [1, 100], got " + std::to_string(o.jpeg_quality));
     }
     if (o.size && (*o.size < 32 || *o.size > 8192)) {
-      throw derm::OptionError("--size must be in [32, 8192], got " + std::to_string(*o.size));
+      throw derm::OptionError("size", "must be in [32, 8192], got " + std::to_string(*o.size));
     }
     return o.preview.empty() ? run_shards(o) : run_preview(o);
-  });
+  };
+  derm::cli::FlagNames flags = derm::cli::DistortionOptions::flag_names();
+  flags.emplace("out_dir", "--out");
+  return derm::cli::run_tool(app, argc, argv, run, flags);
 }

@@ -2,8 +2,9 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "derm/classify.hpp"
-#include "derm/logging.hpp"
+#include "derm/infer/classify.hpp"
+#include "derm/core/logging.hpp"
+#include "derm/version.hpp"
 #include "tool_main.hpp"
 
 namespace {
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
       "majority-vote ensemble. Prints per image the ensemble's majority vote, the mean probability of\n"
       "each class and (with --json) each member's vote. Research use only; not a medical device.",
       "derm-classify"};
-  app.set_version_flag("--version", "derm-classify 0.1.0");
+  app.set_version_flag("--version", std::string("derm-classify ") + DERM_VERSION);
   auto& r = options.request;
   app.add_option("images", r.images, "Images to classify (JPEG, PNG, TIFF, BMP, WebP), or folders of them (searched recursively)")->required();
   app.add_option("-m,--model", r.classifier.models,
@@ -48,14 +49,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("-q,--quiet", r.quiet, "No progress or warnings on stderr");
 
-  return derm::cli::run_tool(app, argc, argv, [&] {
+  const auto run = [&] {
     derm::configure_logging(r.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
     if (r.classifier.models.empty()) {
       if (const char* env = std::getenv("DERM_MODEL"); env && *env) r.classifier.models.emplace_back(env);
     }
     const derm::ClassifyResult result = derm::classify_images(r);
-    for (const auto& verdict : result.images) {
-      if (!verdict.error.empty()) std::fprintf(stderr, "derm-classify: error: %s\n", verdict.error.c_str());
+    for (const auto& error : result.errors) {
+      if (!error.empty()) std::fprintf(stderr, "derm-classify: error: %s\n", error.c_str());
     }
     if (result.untrained && !r.quiet) {
       std::fprintf(stderr, "derm-classify: warning: the model is UNTRAINED; its predictions are meaningless\n");
@@ -68,5 +69,6 @@ int main(int argc, char** argv) {
     const int failed = result.failed();
     if (failed == 0) return derm::cli::kExitOk;
     return failed == static_cast<int>(result.images.size()) ? derm::cli::kExitFailure : derm::cli::kExitPartial;
-  });
+  };
+  return derm::cli::run_tool(app, argc, argv, run, {{"models", "--model"}, {"tta_views", "--tta"}, {"images", "IMAGES"}});
 }

@@ -4,8 +4,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "derm/evaluate_models.hpp"
-#include "derm/logging.hpp"
+#include "derm/eval/evaluate_models.hpp"
+#include "derm/core/logging.hpp"
+#include "derm/version.hpp"
 #include "tool_main.hpp"
 
 namespace {
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
       "specificity with bootstrap 95% CIs, for the majority vote, the mean probability and each member.\n"
       "Writes report.json, predictions.csv and roc_<class>.png into --out.",
       "derm-eval"};
-  app.set_version_flag("--version", "derm-eval 0.1.0");
+  app.set_version_flag("--version", std::string("derm-eval ") + DERM_VERSION);
   app.add_option("-m,--model", r.classifier.models, "Model file or ensemble folder (repeatable)")
       ->allow_extra_args(false)
       ->group("Input");
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
   app.add_option("--threshold-policy", cl.policy,
                  "fixed, youden, or target_sensitivity (the last two chosen on --val-split, then applied)")
       ->capture_default_str()
-      ->check(derm::cli::parsed_by([](const std::string& name) { return derm::parse_threshold_policy(name); }))
+      ->check(derm::cli::enum_name<derm::ThresholdPolicy>())
       ->group("Decision");
   app.add_option("--target-sensitivity", r.thresholds.target_sensitivity, "For target_sensitivity")
       ->capture_default_str()->check(kProbability)->group("Decision");
@@ -92,11 +93,11 @@ int main(int argc, char** argv) {
       ->check(derm::cli::at_least(1))->group("Run");
   app.add_flag("-q,--quiet", r.quiet, "No progress or logs on stderr")->group("Run");
 
-  return derm::cli::run_tool(app, argc, argv, [&] {
+  const auto run = [&] {
     derm::configure_logging(r.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
     if (!cl.manifest.empty()) r.manifest = cl.manifest;
     if (!cl.ground_truth.empty()) r.isic2017_ground_truth = cl.ground_truth;
-    r.thresholds.policy = derm::parse_threshold_policy(cl.policy);
+    r.thresholds.policy = derm::parse_enum<derm::ThresholdPolicy>(cl.policy, "threshold_policy");
     const auto report = derm::run_evaluation(r);
     if (cl.json) {
       std::puts(report.dump(2).c_str());
@@ -105,5 +106,13 @@ int main(int argc, char** argv) {
       std::printf("written to %s\n", r.out_dir.string().c_str());
     }
     return derm::cli::kExitOk;
-  });
+  };
+  return derm::cli::run_tool(app, argc, argv, run,
+                             {{"models", "--model"},
+                              {"predictions_csvs", "--predictions"},
+                              {"val_predictions_csvs", "--val-predictions"},
+                              {"isic2017_ground_truth", "--ground-truth"},
+                              {"positive_classes", "--positive"},
+                              {"tta_views", "--tta"},
+                              {"out_dir", "--out"}});
 }

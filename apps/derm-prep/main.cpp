@@ -4,11 +4,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "derm/diagnosis.hpp"
-#include "derm/error.hpp"
-#include "derm/grouped_split.hpp"
-#include "derm/logging.hpp"
-#include "derm/prep.hpp"
+#include "derm/data/diagnosis.hpp"
+#include "derm/core/error.hpp"
+#include "derm/data/grouped_split.hpp"
+#include "derm/core/logging.hpp"
+#include "derm/data/prep.hpp"
+#include "derm/version.hpp"
 #include "tool_main.hpp"
 
 namespace {
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
   CLI::App app("Builds a derm manifest from ISIC label files and images: checks every image, "
                "hashes it, finds duplicates and cross-split leaks, keeps or makes leak-free splits.",
                "derm-prep");
-  app.set_version_flag("--version", "derm-prep 0.1.0");
+  app.set_version_flag("--version", std::string("derm-prep ") + DERM_VERSION);
   app.footer(std::string(kFooter) + derm::describe_tasks() + kFooterEnd);
   app.add_option("--task", cl.prep.task, "Class list: isic2017, melanoma or ham7")
       ->capture_default_str();
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
   app.add_option("--cache-size", cl.prep.cache_size, "Side of the cached squares")
       ->capture_default_str();
   app.add_option("--cache-policy", cl.cache_policy, "squash, center_crop or pad")
-      ->check(derm::cli::resize_policy_name())->capture_default_str();
+      ->check(derm::cli::enum_name<derm::ResizePolicy>())->capture_default_str();
   app.add_flag("--absolute-paths", cl.prep.absolute_paths,
                "Write absolute image paths (default: relative to the manifest's folder)");
   app.add_flag("--json", cl.json, "Print the JSON summary on stdout");
@@ -101,7 +102,7 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet,-q", cl.prep.quiet, "Errors only on stderr, no progress");
   app.add_flag("--verbose,-v", cl.verbose, "More logging on stderr");
 
-  return derm::cli::run_tool(app, argc, argv, [&] {
+  const auto run = [&] {
     derm::configure_logging(cl.prep.quiet     ? derm::Verbosity::quiet
                             : cl.verbose      ? derm::Verbosity::verbose
                                               : derm::Verbosity::normal);
@@ -111,10 +112,12 @@ int main(int argc, char** argv) {
     for (const auto& text : cl.sources) cl.prep.sources.push_back(derm::parse_source_spec(text));
     if (cl.prep.sources.empty()) throw derm::Error("no input: give --source or --isic2017-dir");
     if (!cl.split.empty()) cl.prep.split_fractions = derm::parse_split_fractions(cl.split);
-    cl.prep.cache_policy = derm::parse_resize_policy(cl.cache_policy);
+    cl.prep.cache_policy = derm::parse_enum<derm::ResizePolicy>(cl.cache_policy, "cache_policy");
     cl.prep.summary = cl.summary_path;
     const derm::PrepResult result = derm::run_prep(cl.prep);
     if (cl.json) std::fputs((result.summary.dump(2) + "\n").c_str(), stdout);
     return derm::cli::kExitOk;
-  });
+  };
+  return derm::cli::run_tool(app, argc, argv, run,
+                             {{"sources", "--source"}, {"split_fractions", "--split"}, {"cache_dir", "--cache"}});
 }

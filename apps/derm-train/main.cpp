@@ -2,8 +2,9 @@
 // Inception v3 networks on a derm-prep manifest.
 #include <cstdio>
 
-#include "derm/logging.hpp"
-#include "derm/train.hpp"
+#include "derm/core/logging.hpp"
+#include "derm/train/train.hpp"
+#include "derm/version.hpp"
 #include "distortion_options.hpp"
 #include "tool_main.hpp"
 
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
       "with on-the-fly augmentation, validation each epoch, the best epoch kept, and exact resumption\n"
       "after a kill. Writes an ensemble folder that derm-classify and derm-eval read.",
       "derm-train"};
-  app.set_version_flag("--version", "derm-train 0.1.0");
+  app.set_version_flag("--version", std::string("derm-train ") + DERM_VERSION);
   app.add_option("--manifest", o.manifest, "Manifest CSV from derm-prep")->required()->group("Data");
   app.add_option("--train-split", o.train_split, "Split to train on")->capture_default_str()->group("Data");
   app.add_option("--val-split", o.val_split, "Split for model selection and early stopping (\"\" = none)")
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
   app.add_option("--backbone-size", o.backbone_size, "Side the learned-resizer stem resizes to")
       ->capture_default_str()->group("Network");
   app.add_option("--resize-policy", cl.resize_policy, "squash, center_crop or pad")
-      ->check(derm::cli::resize_policy_name())->capture_default_str()->group("Network");
+      ->check(derm::cli::enum_name<derm::ResizePolicy>())->capture_default_str()->group("Network");
   app.add_flag("--no-aux", cl.no_aux, "No auxiliary classifier (it is used only when the backbone is >= 299)")
       ->group("Network");
   app.add_option("--dropout", o.dropout, "Dropout before the classifier")->capture_default_str()->group("Network");
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->group("Training");
   app.add_option("-b,--batch-size", o.batch_size, "Images per step")->capture_default_str()->group("Training");
   app.add_option("--optimizer", cl.optimizer, "adamw or sgd (Nesterov momentum)")->capture_default_str()
-      ->group("Training");
+      ->check(derm::cli::enum_name<derm::OptimizerKind>())->group("Training");
   app.add_option("--lr", o.lr, "Peak learning rate (warm-up, then cosine decay)")->capture_default_str()
       ->group("Training");
   app.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str()->group("Training");
@@ -97,9 +98,9 @@ int main(int argc, char** argv) {
                  "(e.g. 0.998; 0 = the weights as trained)")
       ->capture_default_str()->group("Training");
   app.add_option("--balance", cl.balance, "Class balance: none, sampler (balanced draws) or loss (weights)")
-      ->capture_default_str()->group("Training");
+      ->capture_default_str()->check(derm::cli::enum_name<derm::ClassBalance>())->group("Training");
   app.add_option("--select-by", cl.select_by, "Best epoch by validation auc (mean over positive classes) or loss")
-      ->capture_default_str()->group("Training");
+      ->capture_default_str()->check(derm::cli::enum_name<derm::SelectionMetric>())->group("Training");
   app.add_option("--patience", o.patience, "Stop after this many epochs without improvement (0 = never)")
       ->capture_default_str()->group("Training");
   app.add_option("--time-limit", o.time_limit_minutes,
@@ -133,21 +134,21 @@ int main(int argc, char** argv) {
   app.add_option("--data-on", cl.data_on,
                  "Where training images live and are augmented: host (OpenCV per image), device (tensors on the "
                  "training device, augmented in batches) or auto (device on CUDA when they fit)")
-      ->capture_default_str()->group("Run");
+      ->capture_default_str()->check(derm::cli::enum_name<derm::DataPlacement>())->group("Run");
   app.add_option("--device-cache-mb", o.device_cache_mb, "Device memory for the training images with --data-on auto")
       ->capture_default_str()->group("Run");
   app.add_flag("--json", cl.json, "Print the final summary as JSON on stdout")->group("Run");
   app.add_flag("-q,--quiet", o.quiet, "No progress or logs on stderr")->group("Run");
 
-  return derm::cli::run_tool(app, argc, argv, [&] {
+  const auto run = [&] {
     derm::configure_logging(o.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
     if (!cl.init.empty()) o.init = cl.init;
     if (!cl.shards.empty()) o.shards = cl.shards;
-    o.resize_policy = derm::parse_resize_policy(cl.resize_policy);
-    o.optimizer = derm::parse_optimizer(cl.optimizer);
-    o.balance = derm::parse_class_balance(cl.balance);
-    o.select_by = derm::parse_selection_metric(cl.select_by);
-    o.data_placement = derm::parse_data_placement(cl.data_on);
+    o.resize_policy = derm::parse_enum<derm::ResizePolicy>(cl.resize_policy, "resize_policy");
+    o.optimizer = derm::parse_enum<derm::OptimizerKind>(cl.optimizer, "optimizer");
+    o.balance = derm::parse_enum<derm::ClassBalance>(cl.balance, "balance");
+    o.select_by = derm::parse_enum<derm::SelectionMetric>(cl.select_by, "select_by");
+    o.data_placement = derm::parse_enum<derm::DataPlacement>(cl.data_on, "data_placement");
     o.augment = !cl.no_augment;
     o.augment_params = cl.distortions.build();
     o.resume = !cl.no_resume;
@@ -158,8 +159,14 @@ int main(int argc, char** argv) {
       if (cl.json) std::puts(summary.dump(2).c_str());
       return derm::cli::kExitOk;
     } catch (const derm::TrainingInterrupted& e) {
-      std::fprintf(stderr, "derm-train: %s; run again to resume\n", e.what());
+      std::fprintf(stderr, "derm-train: %s (--stop-after-steps); run again to resume\n", e.what());
       return 4;
     }
-  });
+  };
+  derm::cli::FlagNames flags = derm::cli::DistortionOptions::flag_names();
+  flags.insert({{"out_dir", "--out"},
+                {"aux_loss_weight", "--aux-weight"},
+                {"time_limit_minutes", "--time-limit"},
+                {"data_placement", "--data-on"}});
+  return derm::cli::run_tool(app, argc, argv, run, flags);
 }

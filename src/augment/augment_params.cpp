@@ -1,10 +1,10 @@
-// AugmentParams: validation, JSON round trip; derive_seed.
+// AugmentParams: validation, JSON round trip.
+#include "derm/augment/augment_params.hpp"
+
 #include <cmath>
 #include <sstream>
 
-#include "derm/augment.hpp"
-#include "derm/error.hpp"
-#include "sample_rng.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm {
 
@@ -16,35 +16,27 @@ std::string format_range(const Range& range) {
   return text.str();
 }
 
-// JSON key and the derm-augment option that sets it, for error messages.
-std::string name_of(const std::string& key, const std::string& option) {
-  return "augmentation parameter " + key + " (" + option + ")";
-}
-
-void check_probability(double p, const std::string& key, const std::string& option) {
+void check_probability(double p, const std::string& key) {
   if (!(p >= 0.0 && p <= 1.0)) {
     std::ostringstream text;
-    text << name_of(key, option) << ": must be a probability in [0, 1], got " << p;
-    throw Error(text.str());
+    text << ": must be a probability in [0, 1], got " << p;
+    throw OptionError(key, text.str());
   }
 }
 
 // lo_open: the lower bound itself is not allowed.
-void check_range(const Range& range, double lo, double hi, bool lo_open, const std::string& key,
-                 const std::string& option) {
-  const std::string prefix = name_of(key, option) + ": ";
+void check_range(const Range& range, double lo, double hi, bool lo_open, const std::string& key) {
   if (!std::isfinite(range.min) || !std::isfinite(range.max)) {
-    throw Error(prefix + "values must be finite, got " + format_range(range));
+    throw OptionError(key, ": values must be finite, got " + format_range(range));
   }
   if (range.min > range.max) {
-    throw Error(prefix + "min greater than max in " + format_range(range));
+    throw OptionError(key, ": min greater than max in " + format_range(range));
   }
   const bool below = lo_open ? range.min <= lo : range.min < lo;
   if (below || range.max > hi) {
     std::ostringstream text;
-    text << prefix << "values must be in " << (lo_open ? "(" : "[") << lo << ", " << hi
-         << "], got " << format_range(range);
-    throw Error(text.str());
+    text << ": values must be in " << (lo_open ? "(" : "[") << lo << ", " << hi << "], got " << format_range(range);
+    throw OptionError(key, text.str());
   }
 }
 
@@ -66,55 +58,37 @@ double number_from_json(const nlohmann::json& value, const std::string& key) {
 
 }  // namespace
 
-CutoutFill parse_cutout_fill(const std::string& name) {
-  if (name == "mean") return CutoutFill::mean;
-  if (name == "noise") return CutoutFill::noise;
-  if (name == "black") return CutoutFill::black;
-  throw Error("unknown cut-out fill '" + name + "' (expected mean, noise or black)");
-}
-
-std::string to_string(CutoutFill fill) {
-  switch (fill) {
-    case CutoutFill::mean: return "mean";
-    case CutoutFill::noise: return "noise";
-    case CutoutFill::black: return "black";
-  }
-  return "mean";
-}
-
 void AugmentParams::validate() const {
   if (output_size < 32 || output_size > 8192) {
-    throw Error(name_of("output_size", "--size") + ": must be in [32, 8192], got " +
-                std::to_string(output_size));
+    throw OptionError("output_size", ": must be in [32, 8192], got " + std::to_string(output_size));
   }
   validate_distortions();
 }
 
 void AugmentParams::validate_distortions() const {
-  check_range(rotation_deg, -3600.0, 3600.0, false, "rotation_deg", "--rotation");
-  check_probability(hflip_probability, "hflip_probability", "--hflip");
-  check_probability(vflip_probability, "vflip_probability", "--vflip");
-  check_range(scale_x, 0.0, 10.0, true, "scale_x", "--scale-x");
-  check_range(scale_y, 0.0, 10.0, true, "scale_y", "--scale-y");
-  check_probability(cutout_probability, "cutout_probability", "--cutout-probability");
-  check_range(cutout_count, 0.0, 100.0, false, "cutout_count", "--cutout-count");
+  check_range(rotation_deg, -3600.0, 3600.0, false, "rotation_deg");
+  check_probability(hflip_probability, "hflip_probability");
+  check_probability(vflip_probability, "vflip_probability");
+  check_range(scale_x, 0.0, 10.0, true, "scale_x");
+  check_range(scale_y, 0.0, 10.0, true, "scale_y");
+  check_probability(cutout_probability, "cutout_probability");
+  check_range(cutout_count, 0.0, 100.0, false, "cutout_count");
   if (cutout_count.min != std::floor(cutout_count.min) ||
       cutout_count.max != std::floor(cutout_count.max)) {
-    throw Error(name_of("cutout_count", "--cutout-count") + ": must be whole numbers, got " +
-                format_range(cutout_count));
+    throw OptionError("cutout_count", ": must be whole numbers, got " + format_range(cutout_count));
   }
-  check_range(cutout_area, 0.0, 1.0, true, "cutout_area", "--cutout-area");
-  check_range(cutout_aspect, 0.0, 100.0, true, "cutout_aspect", "--cutout-aspect");
-  check_range(brightness, -1.0, 1.0, false, "brightness", "--brightness");
-  check_range(contrast, 0.0, 10.0, false, "contrast", "--contrast");
-  check_range(gamma, 0.0, 10.0, true, "gamma", "--gamma");
-  check_range(channel_gain, 0.0, 10.0, false, "channel_gain", "--channel-gain");
+  check_range(cutout_area, 0.0, 1.0, true, "cutout_area");
+  check_range(cutout_aspect, 0.0, 100.0, true, "cutout_aspect");
+  check_range(brightness, -1.0, 1.0, false, "brightness");
+  check_range(contrast, 0.0, 10.0, false, "contrast");
+  check_range(gamma, 0.0, 10.0, true, "gamma");
+  check_range(channel_gain, 0.0, 10.0, false, "channel_gain");
 }
 
 nlohmann::json to_json(const AugmentParams& params) {
   return {
       {"output_size", params.output_size},
-      {"resize", to_string(params.resize)},
+      {"resize", name_of(params.resize)},
       {"rotation_deg", range_json(params.rotation_deg)},
       {"hflip_probability", params.hflip_probability},
       {"vflip_probability", params.vflip_probability},
@@ -124,7 +98,7 @@ nlohmann::json to_json(const AugmentParams& params) {
       {"cutout_count", range_json(params.cutout_count)},
       {"cutout_area", range_json(params.cutout_area)},
       {"cutout_aspect", range_json(params.cutout_aspect)},
-      {"cutout_fill", to_string(params.cutout_fill)},
+      {"cutout_fill", name_of(params.cutout_fill)},
       {"brightness", range_json(params.brightness)},
       {"contrast", range_json(params.contrast)},
       {"gamma", range_json(params.gamma)},
@@ -141,10 +115,10 @@ AugmentParams augment_params_from_json(const nlohmann::json& json) {
       params.output_size = value.get<int>();
     } else if (key == "resize") {
       if (!value.is_string()) throw Error("augmentation parameter resize: expected a string");
-      params.resize = parse_resize_policy(value.get<std::string>());
+      params.resize = parse_enum<ResizePolicy>(value.get<std::string>(), key);
     } else if (key == "cutout_fill") {
       if (!value.is_string()) throw Error("augmentation parameter cutout_fill: expected a string");
-      params.cutout_fill = parse_cutout_fill(value.get<std::string>());
+      params.cutout_fill = parse_enum<CutoutFill>(value.get<std::string>(), key);
     } else if (key == "rotation_deg") { params.rotation_deg = range_from_json(value, key);
     } else if (key == "hflip_probability") { params.hflip_probability = number_from_json(value, key);
     } else if (key == "vflip_probability") { params.vflip_probability = number_from_json(value, key);
@@ -164,12 +138,6 @@ AugmentParams augment_params_from_json(const nlohmann::json& json) {
   }
   params.validate();
   return params;
-}
-
-std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
-  std::uint64_t h = detail::mix64(seed + 0x9E3779B97F4A7C15ULL);
-  h = detail::mix64(h ^ (a + 0x632BE59BD9B4E019ULL));
-  return detail::mix64(h ^ (b + 0x8CB92BA72F3D8DD7ULL));
 }
 
 }  // namespace derm

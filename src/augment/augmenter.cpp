@@ -6,8 +6,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "derm/augment.hpp"
-#include "derm/error.hpp"
+#include "derm/augment/augmenter.hpp"
+#include "derm/core/error.hpp"
 #include "sample_rng.hpp"
 
 namespace derm {

@@ -4,8 +4,10 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "derm/augment.hpp"
-#include "derm/error.hpp"
+#include "derm/augment/contact_sheet.hpp"
+#include "derm/augment/augmenter.hpp"
+#include "derm/augment/sample_seed.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm {
 

@@ -4,8 +4,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "derm/augment.hpp"
-#include "derm/error.hpp"
+#include "derm/augment/distortions.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm {
 

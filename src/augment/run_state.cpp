@@ -1,40 +1,20 @@
 #include "run_state.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
+#include "derm/augment/shard_files.hpp"
+#include "derm/augment/tar.hpp"
+#include "derm/data/manifest_fingerprint.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string hex64(std::uint64_t value) {
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
-class Fnv1a {
- public:
-  void add(const std::string& text) {
-    for (const char c : text) {
-      hash_ ^= static_cast<unsigned char>(c);
-      hash_ *= 0x100000001B3ULL;
-    }
-    hash_ ^= 0xFF;  // field separator
-    hash_ *= 0x100000001B3ULL;
-  }
-  std::uint64_t value() const { return hash_; }
-
- private:
-  std::uint64_t hash_ = 0xCBF29CE484222325ULL;
-};
 
 // "was OLD, now NEW"; for objects, that of each key whose value differs:
 // "key: was OLD, now NEW; ...".
@@ -76,34 +56,6 @@ bool is_complete_shard(const fs::path& path, std::int64_t first_sample, std::int
 
 }  // namespace
 
-std::string manifest_split_hash(const Manifest& manifest, const std::string& split) {
-  Fnv1a hash;
-  for (const std::string& name : manifest.classes) hash.add(name);
-  for (const ManifestEntry& entry : manifest.split(split)) {
-    hash.add(entry.id);
-    hash.add(entry.label);
-    hash.add(std::to_string(entry.label_index));
-    hash.add(entry.content_hash);
-  }
-  return hex64(hash.value());
-}
-
-nlohmann::json to_json(const ShardRunSummary& summary) {
-  return {
-      {"out_dir", summary.out_dir.string()},
-      {"samples", summary.samples},
-      {"shard_size", summary.shard_size},
-      {"shards_total", summary.shards_total},
-      {"shards_written", summary.shards_written},
-      {"shards_skipped", summary.shards_skipped},
-      {"samples_written", summary.samples_written},
-      {"complete", summary.complete},
-      {"seconds", summary.seconds},
-      {"samples_per_second", summary.seconds > 0 ? summary.samples_written / summary.seconds : 0.0},
-      {"bytes_written", summary.bytes_written},
-      {"class_counts", summary.class_counts},
-  };
-}
 
 namespace detail {
 
@@ -113,7 +65,7 @@ nlohmann::json make_run_record(const Manifest& manifest, const ShardRunOptions& 
       {"params", to_json(options.params)},
       {"seed", options.seed},
       {"split", options.split},
-      {"manifest_hash", manifest_split_hash(manifest, options.split)},
+      {"manifest_hash", split_fingerprint(manifest, options.split)},
       {"manifest_path", options.manifest_path},
       {"classes", manifest.classes},
       {"samples", options.samples},

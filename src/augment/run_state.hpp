@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "derm/shards.hpp"
+#include "derm/augment/shard_run.hpp"
 
 namespace derm::detail {
 

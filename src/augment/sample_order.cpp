@@ -1,9 +1,9 @@
-// Which source image each sample uses, and the names of shards and samples.
-#include <cstdio>
+// Which source image each sample uses.
 #include <numeric>
 
-#include "derm/error.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/error.hpp"
+#include "derm/augment/sample_order.hpp"
+#include "derm/augment/sample_seed.hpp"
 #include "sample_rng.hpp"
 
 namespace derm {
@@ -28,18 +28,6 @@ std::size_t SampleOrder::source_of(std::int64_t sample_index) {
     cycle_ = cycle;
   }
   return permutation_[static_cast<std::size_t>(sample_index % count)];
-}
-
-std::string shard_name(std::int64_t shard_index) {
-  char text[32];
-  std::snprintf(text, sizeof text, "shard-%06lld.tar", static_cast<long long>(shard_index));
-  return text;
-}
-
-std::string sample_key(std::int64_t sample_index) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%09lld", static_cast<long long>(sample_index));
-  return text;
 }
 
 }  // namespace derm

@@ -12,12 +12,17 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
-#include "derm/image.hpp"
-#include "derm/parallel.hpp"
-#include "derm/progress.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
+#include "derm/core/image.hpp"
+#include "derm/core/parallel.hpp"
+#include "derm/core/progress.hpp"
+#include "derm/augment/shard_run.hpp"
+#include "derm/augment/augmenter.hpp"
+#include "derm/augment/sample_order.hpp"
+#include "derm/augment/sample_seed.hpp"
+#include "derm/augment/shard_files.hpp"
+#include "derm/augment/tar.hpp"
 #include "run_state.hpp"
 #include "source_cache.hpp"
 
@@ -27,17 +32,17 @@ namespace fs = std::filesystem;
 namespace {
 
 void validate(const ShardRunOptions& o) {
-  if (o.out_dir.empty()) throw OptionError("--out: an output folder is required");
-  if (o.samples <= 0) throw OptionError("--samples must be positive, got " + std::to_string(o.samples));
-  if (o.shard_size <= 0) throw OptionError("--shard-size must be positive, got " + std::to_string(o.shard_size));
+  if (o.out_dir.empty()) throw OptionError("out_dir", ": an output folder is required");
+  if (o.samples <= 0) throw OptionError("samples", "must be positive, got " + std::to_string(o.samples));
+  if (o.shard_size <= 0) throw OptionError("shard_size", "must be positive, got " + std::to_string(o.shard_size));
   if (o.threads < 1 || o.threads > 256) {
-    throw OptionError("--threads must be in [1, 256], got " + std::to_string(o.threads));
+    throw OptionError("threads", "must be in [1, 256], got " + std::to_string(o.threads));
   }
   if (o.jpeg_quality < 1 || o.jpeg_quality > 100) {
-    throw OptionError("--jpeg-quality must be in [1, 100], got " + std::to_string(o.jpeg_quality));
+    throw OptionError("jpeg_quality", "must be in [1, 100], got " + std::to_string(o.jpeg_quality));
   }
   if (o.cache_images < 0) {
-    throw OptionError("--cache-images must not be negative, got " + std::to_string(o.cache_images));
+    throw OptionError("cache_images", "must not be negative, got " + std::to_string(o.cache_images));
   }
   o.params.validate();
 }
@@ -183,6 +188,23 @@ std::map<std::string, std::int64_t> count_classes(const std::vector<ManifestEntr
 }
 
 }  // namespace
+
+nlohmann::json to_json(const ShardRunSummary& summary) {
+  return {
+      {"out_dir", summary.out_dir.string()},
+      {"samples", summary.samples},
+      {"shard_size", summary.shard_size},
+      {"shards_total", summary.shards_total},
+      {"shards_written", summary.shards_written},
+      {"shards_skipped", summary.shards_skipped},
+      {"samples_written", summary.samples_written},
+      {"complete", summary.complete},
+      {"seconds", summary.seconds},
+      {"samples_per_second", summary.seconds > 0 ? summary.samples_written / summary.seconds : 0.0},
+      {"bytes_written", summary.bytes_written},
+      {"class_counts", summary.class_counts},
+  };
+}
 
 ShardRunSummary write_augmented_shards(const Manifest& manifest, const ShardRunOptions& options) {
   validate(options);

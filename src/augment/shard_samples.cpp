@@ -1,4 +1,4 @@
-#include "derm/shard_samples.hpp"
+#include "derm/augment/shard_samples.hpp"
 
 #include <fstream>
 #include <map>
@@ -6,9 +6,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
+#include "derm/augment/shard_files.hpp"
+#include "derm/augment/tar.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;

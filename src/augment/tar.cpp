@@ -5,8 +5,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "derm/error.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/error.hpp"
+#include "derm/augment/tar.hpp"
 
 namespace derm {
 

@@ -1,4 +1,4 @@
-#include "derm/atomic_file.hpp"
+#include "derm/core/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <random>
 #include <sstream>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "derm/image.hpp"
+#include "derm/core/image.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,8 +10,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
 #include "jpeg_decoder.hpp"
 
 namespace derm {
@@ -121,22 +121,6 @@ std::vector<fs::path> image_files_in(const fs::path& folder) {
   }
   std::sort(paths.begin(), paths.end());
   return paths;
-}
-
-ResizePolicy parse_resize_policy(const std::string& name) {
-  if (name == "squash") return ResizePolicy::squash;
-  if (name == "center_crop" || name == "center-crop" || name == "crop") return ResizePolicy::center_crop;
-  if (name == "pad") return ResizePolicy::pad;
-  throw Error("unknown resize policy '" + name + "' (expected squash, center_crop or pad)");
-}
-
-std::string to_string(ResizePolicy policy) {
-  switch (policy) {
-    case ResizePolicy::squash: return "squash";
-    case ResizePolicy::center_crop: return "center_crop";
-    case ResizePolicy::pad: return "pad";
-  }
-  return "squash";
 }
 
 namespace {

@@ -10,7 +10,7 @@
 #include <jerror.h>
 #include <opencv2/core.hpp>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm {
 namespace {

@@ -1,4 +1,4 @@
-#include "derm/logging.hpp"
+#include "derm/core/logging.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>

@@ -1,4 +1,4 @@
-#include "derm/parallel.hpp"
+#include "derm/core/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "derm/progress.hpp"
+#include "derm/core/progress.hpp"
 
 #include <unistd.h>
 

@@ -1,8 +1,8 @@
-#include "derm/csv.hpp"
+#include "derm/data/csv.hpp"
 
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
-#include "derm/text.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
+#include "derm/core/text.hpp"
 
 namespace derm {
 

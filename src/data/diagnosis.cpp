@@ -1,30 +1,13 @@
-#include "derm/diagnosis.hpp"
+#include "derm/data/diagnosis.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <map>
 
-#include "derm/error.hpp"
-#include "derm/text.hpp"
+#include "derm/core/error.hpp"
+#include "derm/core/text.hpp"
 
 namespace derm {
-
-std::string to_string(Diagnosis diagnosis) {
-  switch (diagnosis) {
-    case Diagnosis::mel: return "mel";
-    case Diagnosis::nv: return "nv";
-    case Diagnosis::bkl: return "bkl";
-    case Diagnosis::bcc: return "bcc";
-    case Diagnosis::akiec: return "akiec";
-    case Diagnosis::df: return "df";
-    case Diagnosis::vasc: return "vasc";
-    case Diagnosis::scc: return "scc";
-    case Diagnosis::other_benign: return "other_benign";
-    case Diagnosis::other_malignant: return "other_malignant";
-    case Diagnosis::unk: return "unk";
-  }
-  return "unk";
-}
 
 std::optional<Diagnosis> parse_diagnosis(const std::string& text) {
   std::string key;
@@ -123,7 +106,7 @@ Task task_by_name(const std::string& name) {
   for (auto& task : all_tasks()) {
     if (task.name == name) return task;
   }
-  throw OptionError("--task: unknown task '" + name + "' (known tasks: " + join(task_names(), ", ") + ")");
+  throw OptionError("task", ": unknown task '" + name + "' (known tasks: " + join(task_names(), ", ") + ")");
 }
 
 std::string describe_tasks() {
@@ -133,7 +116,7 @@ std::string describe_tasks() {
     for (std::size_t i = 0; i < task.classes.size(); ++i) {
       std::string codes;
       for (const auto& [d, index] : task.map) {
-        if (index == static_cast<int>(i)) codes += (codes.empty() ? "" : "+") + to_string(d);
+        if (index == static_cast<int>(i)) codes += (codes.empty() ? "" : "+") + name_of(d);
       }
       text += (i == 0 ? " " : ", ") + codes + "->" + task.classes[i];
     }

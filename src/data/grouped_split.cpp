@@ -1,4 +1,4 @@
-#include "derm/grouped_split.hpp"
+#include "derm/data/grouped_split.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <random>
 #include <sstream>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm {
 
@@ -77,8 +77,8 @@ std::vector<std::pair<std::string, double>> parse_split_fractions(const std::str
   std::stringstream stream(text);
   for (std::string part; std::getline(stream, part, ',');) parts.push_back(part);
   const auto bad = [&](const std::string& why) {
-    return OptionError("--split '" + text + "': " + why +
-                       " (expected e.g. 0.8,0.1,0.1 or train=0.7,val=0.15,test=0.15)");
+    return OptionError("split_fractions", "'" + text + "': " + why +
+                                              " (expected e.g. 0.8,0.1,0.1 or train=0.7,val=0.15,test=0.15)");
   };
   if (parts.size() < 2) throw bad("need at least two fractions");
   const std::vector<std::string> default_names =

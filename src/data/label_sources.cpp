@@ -1,4 +1,4 @@
-#include "derm/label_sources.hpp"
+#include "derm/data/label_sources.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,10 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "derm/atomic_file.hpp"
-#include "derm/csv.hpp"
-#include "derm/error.hpp"
-#include "derm/image.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/data/csv.hpp"
+#include "derm/core/error.hpp"
+#include "derm/core/image.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
@@ -300,7 +300,7 @@ SourceSpec parse_source_spec(const std::string& text) {
   SourceSpec spec;
   spec.format = parts[0];
   const auto bad = [&](const std::string& why) {
-    return OptionError("--source '" + text + "': " + why);
+    return OptionError("sources", "'" + text + "': " + why);
   };
   if (std::find(formats.begin(), formats.end(), spec.format) == formats.end()) {
     throw bad("unknown format '" + spec.format + "' (known: " + join_header(formats) + ")");

@@ -1,14 +1,14 @@
-#include "derm/manifest.hpp"
+#include "derm/data/manifest.hpp"
 
 #include <charconv>
 #include <map>
 #include <set>
 #include <unordered_set>
 
-#include "derm/atomic_file.hpp"
-#include "derm/csv.hpp"
-#include "derm/error.hpp"
-#include "derm/text.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/data/csv.hpp"
+#include "derm/core/error.hpp"
+#include "derm/core/text.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "derm/perceptual_hash.hpp"
+#include "derm/data/perceptual_hash.hpp"
 
 #include <algorithm>
 #include <bitset>

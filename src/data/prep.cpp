@@ -1,4 +1,4 @@
-#include "derm/prep.hpp"
+#include "derm/data/prep.hpp"
 
 #include <algorithm>
 #include <map>
@@ -10,13 +10,13 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
-#include "derm/grouped_split.hpp"
-#include "derm/perceptual_hash.hpp"
-#include "derm/parallel.hpp"
-#include "derm/progress.hpp"
-#include "derm/sha256.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
+#include "derm/data/grouped_split.hpp"
+#include "derm/data/perceptual_hash.hpp"
+#include "derm/core/parallel.hpp"
+#include "derm/core/progress.hpp"
+#include "derm/data/sha256.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
@@ -151,11 +151,11 @@ class InputFiles {
  public:
   void add(const fs::path& file) { files_.emplace(file_identity(file), file); }
 
-  // derm::Error naming the option and both paths when `output` is an input.
+  // OptionError naming the option and both paths when `output` is an input.
   void refuse_as_output(const std::string& option, const fs::path& output) const {
     const auto found = files_.find(file_identity(output));
     if (found != files_.end()) {
-      throw Error(option + " " + output.string() + ": would overwrite the input file " + found->second.string());
+      throw OptionError(option, output.string() + ": would overwrite the input file " + found->second.string());
     }
   }
 
@@ -165,15 +165,15 @@ class InputFiles {
 
 void refuse_overwriting_inputs(const InputFiles& inputs, const std::vector<Candidate>& candidates,
                                const PrepOptions& options) {
-  inputs.refuse_as_output("--out", options.out);
+  inputs.refuse_as_output("out", options.out);
   if (!options.summary.empty()) {
-    inputs.refuse_as_output("--summary", options.summary);
+    inputs.refuse_as_output("summary", options.summary);
     if (file_identity(options.summary) == file_identity(options.out)) {
-      throw OptionError("--summary " + options.summary.string() + ": would overwrite the manifest (--out)");
+      throw OptionError("summary", options.summary.string() + ": would overwrite the manifest ({out})");
     }
   }
   if (options.cache_dir.empty()) return;
-  for (const auto& c : candidates) inputs.refuse_as_output("--cache", cache_file(c.image.id, options));
+  for (const auto& c : candidates) inputs.refuse_as_output("cache_dir", cache_file(c.image.id, options));
 }
 
 // The manifest and the summary: both or neither.
@@ -207,7 +207,7 @@ std::vector<SourceSpec> isic2017_sources(const fs::path& dir) {
   for (const auto& [file, split] : files) {
     std::error_code ec;
     if (!fs::is_regular_file(dir / file, ec)) {
-      throw Error("--isic2017-dir " + dir.string() + ": missing " + file);
+      throw Error(dir.string() + ": missing " + file + " (not an ISIC 2017 Part 3 folder)");
     }
     sources.push_back({"isic2017", dir / file, dir / "images", split});
   }
@@ -215,10 +215,10 @@ std::vector<SourceSpec> isic2017_sources(const fs::path& dir) {
 }
 
 PrepResult run_prep(const PrepOptions& options) {
-  if (options.sources.empty()) throw Error("no --source given");
-  if (options.out.empty()) throw Error("no --out manifest given");
+  if (options.sources.empty()) throw OptionError("sources", "is required: no label source given");
+  if (options.out.empty()) throw OptionError("out", "is required: no manifest to write");
   if (!options.cache_dir.empty() && options.cache_size < 8) {
-    throw OptionError("--cache-size " + std::to_string(options.cache_size) + ": must be at least 8");
+    throw OptionError("cache_size", std::to_string(options.cache_size) + ": must be at least 8");
   }
   const Task task = task_by_name(options.task);
   Exclusions excluded;
@@ -251,12 +251,12 @@ PrepResult run_prep(const PrepOptions& options) {
       }
       const int label_index = task.class_of(image.diagnosis);
       if (label_index < 0) {
-        excluded.add(image, "not in task " + task.name + " (diagnosis " + to_string(image.diagnosis) + ")");
+        excluded.add(image, "not in task " + task.name + " (diagnosis " + name_of(image.diagnosis) + ")");
         continue;
       }
       if (image.split.empty() && options.split_fractions.empty()) {
-        throw OptionError("--source " + spec.format + ":" + spec.labels.string() +
-                          " gives no split: add :SPLIT to it or use --split");
+        throw OptionError("sources", spec.format + ":" + spec.labels.string() +
+                                         " gives no split: add :SPLIT to it or use {split_fractions}");
       }
       Candidate c;
       c.image = std::move(image);

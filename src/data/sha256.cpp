@@ -1,4 +1,4 @@
-#include "derm/sha256.hpp"
+#include "derm/data/sha256.hpp"
 
 #include <cstring>
 

@@ -1,9 +1,11 @@
+#include "derm/metrics/bootstrap.hpp"
+
 #include <random>
 #include <string>
 
 #include "binary_scores.hpp"
-#include "derm/error.hpp"
-#include "derm/metrics.hpp"
+#include "derm/core/error.hpp"
+#include "derm/metrics/metrics.hpp"
 
 namespace derm {
 namespace {

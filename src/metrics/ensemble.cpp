@@ -1,10 +1,11 @@
-#include "derm/ensemble.hpp"
+#include "derm/metrics/ensemble.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
+#include "derm/metrics/metrics.hpp"
 
 namespace derm {
 namespace {
@@ -30,10 +31,6 @@ void check_class_index(const Predictions& predictions, int class_index) {
 std::vector<std::string> default_positive_classes(const std::vector<std::string>& classes) {
   if (classes.size() < 2) throw Error("need at least two classes, got " + std::to_string(classes.size()));
   return {classes.begin(), classes.end() - 1};
-}
-
-std::string rule_name(DecisionRule rule) {
-  return rule == DecisionRule::majority_vote ? "majority_vote" : "mean_probability";
 }
 
 void check_predictions(const Predictions& predictions) {
@@ -77,34 +74,44 @@ std::vector<std::vector<double>> mean_probabilities(const Predictions& predictio
   return mean;
 }
 
-std::vector<int> predicted_classes(const Predictions& predictions, DecisionRule rule) {
-  const std::vector<std::vector<double>> mean = mean_probabilities(predictions);
-  std::vector<int> predicted(mean.size());
-  for (std::size_t i = 0; i < mean.size(); ++i) {
-    if (rule == DecisionRule::mean_probability) {
-      predicted[i] = argmax(mean[i]);
-      continue;
+EnsembleDecisions decide(const Predictions& predictions) {
+  EnsembleDecisions d;
+  d.mean_probabilities = mean_probabilities(predictions);
+  const std::size_t images = predictions.images();
+  d.member_classes.assign(images, {});
+  d.votes.assign(images, std::vector<int>(predictions.classes.size(), 0));
+  for (std::size_t i = 0; i < images; ++i) {
+    for (const auto& member : predictions.member_probabilities) {
+      const int vote = argmax(member[i]);
+      d.member_classes[i].push_back(vote);
+      d.votes[i][static_cast<std::size_t>(vote)] += 1;
     }
-    std::vector<int> votes(predictions.classes.size(), 0);
-    for (const auto& member : predictions.member_probabilities) votes[argmax(member[i])] += 1;
+    const auto& votes = d.votes[i];
+    const auto& mean = d.mean_probabilities[i];
     int winner = 0;
     for (int c = 1; c < static_cast<int>(votes.size()); ++c) {
-      if (votes[c] > votes[winner] || (votes[c] == votes[winner] && mean[i][c] > mean[i][winner])) winner = c;
+      if (votes[c] > votes[winner] || (votes[c] == votes[winner] && mean[c] > mean[winner])) winner = c;
     }
-    predicted[i] = winner;
+    d.majority_vote.push_back(winner);
+    d.mean_probability.push_back(argmax(mean));
   }
-  return predicted;
+  return d;
+}
+
+std::vector<int> predicted_classes(const Predictions& predictions, DecisionRule rule) {
+  EnsembleDecisions d = decide(predictions);
+  return rule == DecisionRule::majority_vote ? std::move(d.majority_vote) : std::move(d.mean_probability);
 }
 
 std::vector<double> one_vs_rest_scores(const Predictions& predictions, DecisionRule rule, int class_index) {
   check_class_index(predictions, class_index);
   if (rule == DecisionRule::mean_probability) return decision_scores(predictions, rule, class_index);
-  check_predictions(predictions);
-  std::vector<double> fractions(predictions.images(), 0.0);
-  for (const auto& member : predictions.member_probabilities) {
-    for (std::size_t i = 0; i < fractions.size(); ++i) fractions[i] += argmax(member[i]) == class_index;
+  const EnsembleDecisions d = decide(predictions);
+  std::vector<double> fractions;
+  for (const auto& votes : d.votes) {
+    fractions.push_back(static_cast<double>(votes[static_cast<std::size_t>(class_index)]) /
+                        static_cast<double>(predictions.members()));
   }
-  for (double& f : fractions) f /= static_cast<double>(predictions.members());
   return fractions;
 }
 
@@ -141,6 +148,30 @@ std::vector<bool> one_vs_rest_decisions(const Predictions& predictions, Decision
   return decisions;
 }
 
+PositiveClassAucs positive_class_aucs(const Predictions& predictions, const std::vector<int>& labels,
+                                      DecisionRule rule) {
+  if (labels.size() != predictions.images()) {
+    throw Error("predictions: " + std::to_string(labels.size()) + " labels for " +
+                std::to_string(predictions.images()) + " images");
+  }
+  PositiveClassAucs aucs;
+  const auto positives = default_positive_classes(predictions.classes);
+  double sum = 0;
+  for (std::size_t c = 0; c < positives.size(); ++c) {
+    std::vector<bool> is_positive;
+    for (const int label : labels) is_positive.push_back(label == static_cast<int>(c));
+    const auto count = std::count(is_positive.begin(), is_positive.end(), true);
+    if (count == 0 || count == static_cast<std::ptrdiff_t>(is_positive.size())) continue;
+    const double auc = auc_roc(one_vs_rest_scores(predictions, rule, static_cast<int>(c)), is_positive);
+    aucs.by_class[positives[c]] = auc;
+    sum += auc;
+  }
+  if (!aucs.by_class.empty() && aucs.by_class.size() == positives.size()) {
+    aucs.mean = sum / static_cast<double>(positives.size());
+  }
+  return aucs;
+}
+
 Predictions member_predictions(const Predictions& predictions, std::size_t member) {
   if (member >= predictions.members()) {
     throw Error("predictions: member " + std::to_string(member) + " out of range, the ensemble has " +
@@ -150,6 +181,7 @@ Predictions member_predictions(const Predictions& predictions, std::size_t membe
   single.classes = predictions.classes;
   single.ids = predictions.ids;
   single.member_probabilities = {predictions.member_probabilities[member]};
+  if (!predictions.member_logits.empty()) single.member_logits = {predictions.member_logits[member]};
   return single;
 }
 

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "derm/atomic_file.hpp"
+#include "derm/core/atomic_file.hpp"
 #include "test_support.hpp"
 #include "tool_fixtures.hpp"
 

@@ -2,7 +2,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "derm/model_io.hpp"
+#include "derm/model/model_io.hpp"
+#include "derm/model/safetensors.hpp"
 #include "test_support.hpp"
 
 namespace derm::testing {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "derm/manifest.hpp"
+#include "derm/data/manifest.hpp"
 
 namespace derm::testing {
 

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
 #include "tool_main.hpp"
 
 namespace derm::cli {
@@ -19,11 +19,12 @@ struct Outcome {
   std::string err;
 };
 
-Outcome run(CLI::App& app, std::vector<std::string> args, const std::function<int()>& body) {
+Outcome run(CLI::App& app, std::vector<std::string> args, const std::function<int()>& body,
+            const FlagNames& renamed = {}) {
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   ::testing::internal::CaptureStderr();
-  const int code = run_tool(app, static_cast<int>(argv.size()), argv.data(), body);
+  const int code = run_tool(app, static_cast<int>(argv.size()), argv.data(), body, renamed);
   return {code, ::testing::internal::GetCapturedStderr()};
 }
 
@@ -44,9 +45,18 @@ TEST(ToolMain, AnErrorIsTheFirstLineOfItsMessage) {
 TEST(ToolMain, AnOptionErrorIsABadCommandLine) {
   CLI::App app{"test", "derm-test"};
   const Outcome outcome =
-      run(app, {"derm-test"}, []() -> int { throw OptionError("--device 'tpu': expected cpu, cuda, cuda:N or auto"); });
+      run(app, {"derm-test"}, []() -> int { throw OptionError("device", "'tpu': expected cpu, cuda, cuda:N or auto"); });
   EXPECT_EQ(outcome.code, kExitUsage);
   EXPECT_EQ(outcome.err, "derm-test: error: --device 'tpu': expected cpu, cuda, cuda:N or auto (see --help)\n");
+}
+
+TEST(ToolMain, AnOptionErrorNamesOptionsByTheToolsFlags) {
+  CLI::App app{"test", "derm-test"};
+  const Outcome outcome = run(
+      app, {"derm-test"}, []() -> int { throw OptionError("head_epochs", "must be fewer than {epochs} and {out_dir}"); },
+      {{"out_dir", "--out"}});
+  EXPECT_EQ(outcome.code, kExitUsage);
+  EXPECT_EQ(outcome.err, "derm-test: error: --head-epochs must be fewer than --epochs and --out (see --help)\n");
 }
 
 TEST(ToolMain, AtLeastNamesTheBoundAndRefusesWhatIsNotAnInteger) {

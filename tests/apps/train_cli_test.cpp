@@ -5,7 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "derm/model_io.hpp"
+#include "derm/model/model_io.hpp"
+#include "derm/model/safetensors.hpp"
 #include "test_support.hpp"
 #include "tool_fixtures.hpp"
 

@@ -2,8 +2,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "augment_fixture.hpp"
-#include "derm/atomic_file.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/augment/shard_files.hpp"
+#include "derm/augment/tar.hpp"
 
 namespace derm {
 namespace {

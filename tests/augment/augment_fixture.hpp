@@ -7,10 +7,11 @@
 
 #include <gtest/gtest.h>
 
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
-#include "derm/manifest.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
+#include "derm/data/manifest.hpp"
+#include "derm/augment/shard_files.hpp"
+#include "derm/augment/shard_run.hpp"
 #include "test_support.hpp"
 
 namespace derm::testing {
@@ -69,6 +70,15 @@ class ShardRun : public ::testing::Test {
       write_augmented_shards(manifest_, o);
     } catch (const Error& e) {
       return e.what();
+    }
+    return "";
+  }
+  // The option write_augmented_shards refuses (derm::OptionError); empty when it refuses none.
+  std::string refused_option(const ShardRunOptions& o) const {
+    try {
+      write_augmented_shards(manifest_, o);
+    } catch (const OptionError& e) {
+      return e.option();
     }
     return "";
   }

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/augment.hpp"
-#include "derm/error.hpp"
+#include "derm/augment/augmenter.hpp"
+#include "derm/augment/contact_sheet.hpp"
+#include "derm/augment/sample_seed.hpp"
+#include "derm/core/error.hpp"
 #include "test_support.hpp"
 
 namespace derm {
@@ -28,13 +30,14 @@ AugmentParams neutral_params(int size) {
   return p;
 }
 
-std::string error_of(const AugmentParams& params) {
+// The option that validation refuses, with its message; empty when valid.
+std::pair<std::string, std::string> refusal_of(const AugmentParams& params) {
   try {
     params.validate();
-  } catch (const Error& e) {
-    return e.what();
+  } catch (const OptionError& e) {
+    return {e.option(), e.what()};
   }
-  return "";
+  return {};
 }
 
 TEST(Augmenter, OutputsSquareRgbOfTheOutputSizeForEveryPolicy) {
@@ -43,7 +46,7 @@ TEST(Augmenter, OutputsSquareRgbOfTheOutputSizeForEveryPolicy) {
     AugmentParams params = small_params(80);
     params.resize = policy;
     const cv::Mat out = Augmenter(params).apply(source, 42);
-    EXPECT_EQ(out.size(), cv::Size(80, 80)) << to_string(policy);
+    EXPECT_EQ(out.size(), cv::Size(80, 80)) << name_of(policy);
     EXPECT_EQ(out.type(), CV_8UC3);
   }
 }
@@ -182,25 +185,30 @@ TEST(AugmentParams, BadJsonIsAClearError) {
 }
 
 TEST(AugmentParams, ValidationNamesTheOption) {
+  const auto expect_refused = [](const AugmentParams& params, const std::string& option, const std::string& problem) {
+    const auto [refused, message] = refusal_of(params);
+    EXPECT_EQ(refused, option) << message;
+    EXPECT_EQ(message, option + ": " + problem);
+  };
   AugmentParams p;
   p.rotation_deg = {10, 5};
-  EXPECT_NE(error_of(p).find("--rotation"), std::string::npos) << error_of(p);
+  expect_refused(p, "rotation_deg", "min greater than max in 10,5");
   p = AugmentParams{};
   p.output_size = 16;
-  EXPECT_NE(error_of(p).find("--size"), std::string::npos);
+  expect_refused(p, "output_size", "must be in [32, 8192], got 16");
   p = AugmentParams{};
   p.hflip_probability = 1.5;
-  EXPECT_NE(error_of(p).find("--hflip"), std::string::npos);
+  expect_refused(p, "hflip_probability", "must be a probability in [0, 1], got 1.5");
   p = AugmentParams{};
   p.cutout_area = {0.0, 0.1};
-  EXPECT_NE(error_of(p).find("--cutout-area"), std::string::npos);
+  expect_refused(p, "cutout_area", "values must be in (0, 1], got 0,0.1");
   p = AugmentParams{};
   p.cutout_count = {1.5, 2};
-  EXPECT_NE(error_of(p).find("--cutout-count"), std::string::npos);
+  expect_refused(p, "cutout_count", "must be whole numbers, got 1.5,2");
   p = AugmentParams{};
   p.scale_y = {0.0, 1.0};
-  EXPECT_NE(error_of(p).find("--scale-y"), std::string::npos);
-  EXPECT_EQ(error_of(AugmentParams{}), "");
+  expect_refused(p, "scale_y", "values must be in (0, 10], got 0,1");
+  EXPECT_EQ(refusal_of(AugmentParams{}).first, "");
   EXPECT_THROW(Augmenter{p}, Error);
 }
 

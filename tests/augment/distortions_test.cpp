@@ -1,8 +1,9 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/augment.hpp"
-#include "derm/error.hpp"
+#include "derm/augment/augmenter.hpp"
+#include "derm/augment/distortions.hpp"
+#include "derm/core/error.hpp"
 #include "test_support.hpp"
 
 namespace derm {

@@ -5,9 +5,14 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "augment_fixture.hpp"
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
-#include "derm/shards.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
+#include "derm/augment/sample_order.hpp"
+#include "derm/augment/shard_files.hpp"
+#include "derm/augment/sample_seed.hpp"
+#include "derm/augment/shard_run.hpp"
+#include "derm/augment/tar.hpp"
+#include "derm/data/manifest_fingerprint.hpp"
 
 namespace derm {
 namespace {
@@ -230,13 +235,16 @@ TEST_F(ShardRun, RefusesAFolderWithForeignShardsAndBadOptions) {
 
   ShardRunOptions o = options("bad");
   o.samples = 0;
-  EXPECT_NE(error_of(o).find("--samples"), std::string::npos);
+  EXPECT_EQ(refused_option(o), "samples");
+  EXPECT_EQ(error_of(o), "samples must be positive, got 0");
   o = options("bad");
   o.jpeg_quality = 0;
-  EXPECT_NE(error_of(o).find("--jpeg-quality"), std::string::npos);
+  EXPECT_EQ(refused_option(o), "jpeg_quality");
+  EXPECT_EQ(error_of(o), "jpeg_quality must be in [1, 100], got 0");
   o = options("bad");
   o.shard_size = 0;
-  EXPECT_NE(error_of(o).find("--shard-size"), std::string::npos);
+  EXPECT_EQ(refused_option(o), "shard_size");
+  EXPECT_EQ(error_of(o), "shard_size must be positive, got 0");
   o = options("bad");
   o.split = "nonexistent";
   EXPECT_NE(error_of(o).find("nonexistent"), std::string::npos);

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "derm/atomic_file.hpp"
+#include "derm/core/atomic_file.hpp"
 #include "resource_failures.hpp"
 #include "test_support.hpp"
 

@@ -1,8 +1,8 @@
-#include "derm/atomic_file.hpp"
+#include "derm/core/atomic_file.hpp"
 
 #include <gtest/gtest.h>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
 #include "test_support.hpp"
 
 namespace derm {

@@ -2,7 +2,7 @@
 // absent): the pixels OpenCV gives, full-resolution camera files included.
 #include <gtest/gtest.h>
 
-#include "derm/image.hpp"
+#include "derm/core/image.hpp"
 #include "test_support.hpp"
 
 namespace derm {

@@ -1,4 +1,4 @@
-#include "derm/image.hpp"
+#include "derm/core/image.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
 #include "test_support.hpp"
 
 namespace derm {
@@ -341,19 +341,29 @@ TEST(ResizeToSquare, PoliciesGiveTheRequestedSize) {
   const cv::Mat wide(100, 200, CV_8UC3, cv::Scalar(50, 60, 70));
   for (auto policy : {ResizePolicy::squash, ResizePolicy::center_crop, ResizePolicy::pad}) {
     const cv::Mat out = resize_to_square(wide, 64, policy);
-    EXPECT_EQ(out.cols, 64) << to_string(policy);
-    EXPECT_EQ(out.rows, 64) << to_string(policy);
+    EXPECT_EQ(out.cols, 64) << name_of(policy);
+    EXPECT_EQ(out.rows, 64) << name_of(policy);
   }
   const cv::Mat padded = resize_to_square(wide, 64, ResizePolicy::pad);
   EXPECT_EQ(padded.at<cv::Vec3b>(0, 32), cv::Vec3b(0, 0, 0));      // top band is padding
   EXPECT_EQ(padded.at<cv::Vec3b>(32, 32), cv::Vec3b(50, 60, 70));  // centre is image
 }
 
-TEST(ResizePolicyNames, RoundTripAndRejectUnknown) {
+TEST(ResizePolicyNames, RoundTripAcceptAliasesAndRejectUnknown) {
   for (auto policy : {ResizePolicy::squash, ResizePolicy::center_crop, ResizePolicy::pad}) {
-    EXPECT_EQ(parse_resize_policy(to_string(policy)), policy);
+    EXPECT_EQ(parse_enum<ResizePolicy>(name_of(policy), "resize_policy"), policy);
   }
-  EXPECT_THROW(parse_resize_policy("stretchy"), Error);
+  EXPECT_EQ(name_of(ResizePolicy::center_crop), "center_crop");
+  EXPECT_EQ(parse_enum<ResizePolicy>("crop", "resize_policy"), ResizePolicy::center_crop);
+  EXPECT_EQ(parse_enum<ResizePolicy>("center-crop", "resize_policy"), ResizePolicy::center_crop);
+  try {
+    parse_enum<ResizePolicy>("stretchy", "resize_policy");
+    FAIL() << "no error for an unknown policy";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.option(), "resize_policy");
+    EXPECT_STREQ(e.what(), "resize_policy: unknown resize policy 'stretchy' (expected squash, center_crop or pad)");
+    EXPECT_EQ(e.problem(), "unknown resize policy 'stretchy' (expected squash, center_crop or pad)");
+  }
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "derm/parallel.hpp"
+#include "derm/core/parallel.hpp"
 #include "resource_failures.hpp"
 
 namespace derm {

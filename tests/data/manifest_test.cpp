@@ -1,11 +1,11 @@
-#include "derm/manifest.hpp"
+#include "derm/data/manifest.hpp"
 
 #include <fstream>
 
 #include <gtest/gtest.h>
 
-#include "derm/csv.hpp"
-#include "derm/error.hpp"
+#include "derm/data/csv.hpp"
+#include "derm/core/error.hpp"
 #include "test_support.hpp"
 
 namespace derm {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "derm/prep.hpp"
+#include "derm/data/prep.hpp"
 #include "test_support.hpp"
 
 namespace derm {

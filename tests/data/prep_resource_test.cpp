@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 
-#include "derm/prep.hpp"
+#include "derm/data/prep.hpp"
 #include "resource_failures.hpp"
 #include "test_support.hpp"
 

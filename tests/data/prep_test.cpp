@@ -1,5 +1,5 @@
 // Synthetic tests of derm-prep's library: hashes, readers, bad inputs, splits.
-#include "derm/prep.hpp"
+#include "derm/data/prep.hpp"
 
 #include <fstream>
 #include <map>
@@ -9,11 +9,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "derm/atomic_file.hpp"
-#include "derm/error.hpp"
-#include "derm/grouped_split.hpp"
-#include "derm/perceptual_hash.hpp"
-#include "derm/sha256.hpp"
+#include "derm/core/atomic_file.hpp"
+#include "derm/core/error.hpp"
+#include "derm/data/grouped_split.hpp"
+#include "derm/data/perceptual_hash.hpp"
+#include "derm/data/sha256.hpp"
 #include "test_support.hpp"
 
 namespace derm {
@@ -291,30 +291,33 @@ TEST(RunPrep, ACacheFileThatCannotBeWrittenIsAnError) {
 TEST(RunPrep, RefusesToOverwriteItsInputs) {
   BadCorpus corpus;
   const std::string labels = read_file(corpus.csv);
+  // The option refused (an OptionError) and the message.
   const auto error_of = [&](const PrepOptions& o) -> std::string {
     try {
       run_prep(o);
-    } catch (const Error& e) {
-      return e.what();
+    } catch (const OptionError& e) {
+      return "[" + e.option() + "] " + e.what();
     }
     return "";
   };
   PrepOptions o = corpus.options();
   o.out = corpus.dir / "out" / ".." / "gt.csv";
-  EXPECT_TRUE(contains(error_of(o), "--out " + o.out.string() + ": would overwrite the input file " +
+  EXPECT_TRUE(contains(error_of(o), "[out] out " + o.out.string() + ": would overwrite the input file " +
                                         corpus.csv.string()))
       << error_of(o);
   o.out = corpus.images / "ISIC_good3.jpg";
-  EXPECT_TRUE(contains(error_of(o), "--out " + o.out.string())) << error_of(o);
+  EXPECT_TRUE(contains(error_of(o), "[out] out " + o.out.string())) << error_of(o);
   o = corpus.options();
   o.summary = corpus.csv;
-  EXPECT_TRUE(contains(error_of(o), "--summary " + corpus.csv.string())) << error_of(o);
+  EXPECT_TRUE(contains(error_of(o), "[summary] summary " + corpus.csv.string())) << error_of(o);
   o = corpus.options();
   o.summary = o.out;
-  EXPECT_TRUE(contains(error_of(o), "--summary " + o.out.string() + ": would overwrite")) << error_of(o);
+  EXPECT_TRUE(contains(error_of(o), "[summary] summary " + o.out.string() + ": would overwrite the manifest (out)"))
+      << error_of(o);
   o = corpus.options();
   o.cache_dir = corpus.images;
-  EXPECT_TRUE(contains(error_of(o), "--cache " + (corpus.images / "ISIC_good1.png").string())) << error_of(o);
+  EXPECT_TRUE(contains(error_of(o), "[cache_dir] cache_dir " + (corpus.images / "ISIC_good1.png").string()))
+      << error_of(o);
   EXPECT_EQ(read_file(corpus.csv), labels);
   EXPECT_FALSE(fs::exists(corpus.options().out));
 }

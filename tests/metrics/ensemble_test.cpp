@@ -1,8 +1,8 @@
-#include "derm/ensemble.hpp"
+#include "derm/metrics/ensemble.hpp"
 
 #include <gtest/gtest.h>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm {
 namespace {

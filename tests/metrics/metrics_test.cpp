@@ -1,4 +1,5 @@
-#include "derm/metrics.hpp"
+#include "derm/metrics/bootstrap.hpp"
+#include "derm/metrics/metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +7,7 @@
 #include <limits>
 #include <random>
 
-#include "derm/error.hpp"
+#include "derm/core/error.hpp"
 
 namespace derm {
 namespace {

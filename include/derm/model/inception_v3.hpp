@@ -1,0 +1,138 @@
+#pragma once
+// Inception v3 with the parameter and buffer names, shapes and numerics of
+// torchvision's inception_v3, so that torchvision state_dicts map one to one,
+// plus an optional learned-resizer stem that lets the network read images
+// larger than the backbone's 299x299 (e.g. 700x700 dermoscopy images).
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "derm/model/basic_conv2d.hpp"
+#include "derm/model/learned_resizer.hpp"
+
+namespace derm {
+
+struct InceptionAImpl : torch::nn::Module {
+  InceptionAImpl(int64_t in_channels, int64_t pool_features);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  BasicConv2d branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2,
+      branch3x3dbl_3, branch_pool;
+  SiblingConvolutions input_convolutions;  // branch1x1, branch5x5_1, branch3x3dbl_1
+};
+TORCH_MODULE(InceptionA);
+
+struct InceptionBImpl : torch::nn::Module {
+  explicit InceptionBImpl(int64_t in_channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  BasicConv2d branch3x3, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3;
+};
+TORCH_MODULE(InceptionB);
+
+struct InceptionCImpl : torch::nn::Module {
+  InceptionCImpl(int64_t in_channels, int64_t channels_7x7);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  BasicConv2d branch1x1, branch7x7_1, branch7x7_2, branch7x7_3, branch7x7dbl_1, branch7x7dbl_2,
+      branch7x7dbl_3, branch7x7dbl_4, branch7x7dbl_5, branch_pool;
+  SiblingConvolutions input_convolutions;  // branch1x1, branch7x7_1, branch7x7dbl_1
+};
+TORCH_MODULE(InceptionC);
+
+struct InceptionDImpl : torch::nn::Module {
+  explicit InceptionDImpl(int64_t in_channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  BasicConv2d branch3x3_1, branch3x3_2, branch7x7x3_1, branch7x7x3_2, branch7x7x3_3,
+      branch7x7x3_4;
+  SiblingConvolutions input_convolutions;  // branch3x3_1, branch7x7x3_1
+};
+TORCH_MODULE(InceptionD);
+
+struct InceptionEImpl : torch::nn::Module {
+  explicit InceptionEImpl(int64_t in_channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  BasicConv2d branch1x1, branch3x3_1, branch3x3_2a, branch3x3_2b, branch3x3dbl_1,
+      branch3x3dbl_2, branch3x3dbl_3a, branch3x3dbl_3b, branch_pool;
+  SiblingConvolutions input_convolutions;  // branch1x1, branch3x3_1, branch3x3dbl_1
+};
+TORCH_MODULE(InceptionE);
+
+struct InceptionAuxImpl : torch::nn::Module {
+  InceptionAuxImpl(int64_t in_channels, int64_t num_classes);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  BasicConv2d conv0, conv1;
+  torch::nn::Linear fc{nullptr};
+};
+TORCH_MODULE(InceptionAux);
+
+struct InceptionV3Options {
+  int64_t num_classes = 1000;
+  bool aux_logits = true;
+  // Maps ImageNet-normalised input to the (x - 0.5) / 0.5 range the original
+  // Google weights expect, as torchvision does for IMAGENET1K_V1.
+  bool transform_input = false;
+  double dropout = 0.5;
+  int64_t input_size = 299;     // side of the square images given to forward
+  int64_t backbone_size = 299;  // the stem resizes input_size to this; none when equal
+  int64_t stem_channels = 16;
+  // torchvision's weight initialisation; off when weights are loaded right after.
+  bool initialise_weights = true;
+
+  bool has_stem() const { return input_size != backbone_size; }
+};
+
+// What InceptionV3Impl::fold_batch_norm does besides folding. The defaults are
+// derm-classify's: all off until a GPU run has timed them (bench/gpu/README.md).
+struct FoldOptions {
+  // Each block's 1x1 convolutions that read its input run as one
+  // (SiblingConvolutions): 19 convolutions and ReLUs fewer per forward.
+  bool merge_siblings = false;
+  // Convolution, bias and ReLU as one cuDNN call (FoldedConvolution::fused_relu).
+  bool fused_relu = false;
+  // Each block's average pool folded into the branch_pool convolution it feeds
+  // (BasicConv2dImpl::fold_average_pool): 9 pooling kernels fewer per forward.
+  bool average_pools = false;
+};
+
+struct InceptionV3Output {
+  torch::Tensor logits;
+  torch::Tensor aux_logits;  // undefined unless training with aux_logits
+};
+
+struct InceptionV3Impl : torch::nn::Module {
+  explicit InceptionV3Impl(const InceptionV3Options& options = {});
+
+  // x: N x 3 x H x W, ImageNet-normalised RGB -> N x num_classes logits.
+  torch::Tensor forward(torch::Tensor x);
+  // As forward, plus the auxiliary classifier's logits in training mode.
+  InceptionV3Output forward_with_aux(torch::Tensor x);
+
+  // The parameters of the classification heads (fc and AuxLogits.fc).
+  std::vector<torch::Tensor> head_parameters();
+  // Folds every BasicConv2d's BatchNorm into its convolution (see
+  // BasicConv2dImpl::fold_batch_norm): fewer kernels per forward in eval mode.
+  void fold_batch_norm(const FoldOptions& fold = {});
+  // Whether inference (derm::Classifier) folds on `device`: on CUDA only. On
+  // the CPU the gain is small, and unfolded outputs equal PyTorch's bit for bit.
+  static bool inference_folds_batch_norm(const torch::Device& device) { return device.is_cuda(); }
+
+  InceptionV3Options options;
+  LearnedResizer stem{nullptr};
+  BasicConv2d Conv2d_1a_3x3{nullptr}, Conv2d_2a_3x3{nullptr}, Conv2d_2b_3x3{nullptr},
+      Conv2d_3b_1x1{nullptr}, Conv2d_4a_3x3{nullptr};
+  InceptionA Mixed_5b{nullptr}, Mixed_5c{nullptr}, Mixed_5d{nullptr};
+  InceptionB Mixed_6a{nullptr};
+  InceptionC Mixed_6b{nullptr}, Mixed_6c{nullptr}, Mixed_6d{nullptr}, Mixed_6e{nullptr};
+  InceptionAux AuxLogits{nullptr};
+  InceptionD Mixed_7a{nullptr};
+  InceptionE Mixed_7b{nullptr}, Mixed_7c{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear fc{nullptr};
+};
+TORCH_MODULE(InceptionV3);
+
+}  // namespace derm
