@@ -2,7 +2,7 @@
 
 read_safetensors() reads a derm model file (8-byte little-endian header length,
 JSON header, raw little-endian data) with torch alone; LearnedResizer is derm's
-high-resolution stem (src/nn/inception_v3.cpp) with the same parameter names
+high-resolution stem (src/model/learned_resizer.cpp) with the same parameter names
 and numerics; build_network() makes torchvision's inception_v3 plus that stem
 from a model file's "architecture" metadata; forward() runs them in derm's
 order. Runs on PyTorch 1.13 (Debian) and 2.x.
@@ -44,7 +44,7 @@ def read_safetensors(path):
 
 
 class LearnedResizer(nn.Module):
-    """derm's stem (src/nn/inception_v3.cpp, LearnedResizerImpl): same parameter names and numerics."""
+    """derm's stem (src/model/learned_resizer.cpp, LearnedResizerImpl): same parameter names and numerics."""
 
     def __init__(self, output_size, channels=16):
         super().__init__()

@@ -16,7 +16,7 @@
 // median_ms, p90_ms, mean_ms, min_ms, images_per_second (batch / median),
 // device, dtype, and the logits of the first image (to compare with the baseline).
 //
-// "stem_resize" lists how the stem's resize ran (derm/antialiased_resize.hpp).
+// "stem_resize" lists how the stem's resize ran (derm/model/antialiased_resize.hpp).
 //
 // Defaults are derm-classify's own settings: fp32, contiguous (NCHW) input,
 // cuDNN benchmark off, on CUDA graphs and the BatchNorm fold. --bf16 runs under

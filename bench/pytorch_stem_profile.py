@@ -8,7 +8,7 @@
 derm's stem (derm_reference.LearnedResizer) as PyTorch runs it (F.interpolate,
 antialias) and with derm's other forms of the resize, which derm takes on CUDA
 where they time faster: two matrix products with PyTorch's own weights, in
-NCHW or in channels-last memory (src/nn/antialiased_resize.cpp; here
+NCHW or in channels-last memory (src/model/antialiased_resize.cpp; here
 the matrices are read off F.interpolate applied to an identity, and the
 products run in the input's precision whatever autocast says, as there).
 All stems hold the same weights (conv_out random, so both paths count).

@@ -7,7 +7,7 @@
 #     configuration with tests or the CUDA graph code fail there, they are built
 #     again without the tests, then with -DDERM_CUDA_GRAPHS=OFF, so that the
 #     session still runs;
-#   - nn_tests, whose CUDA tests the session runs (optional: a failure is logged).
+#   - model_tests and train_tests, whose CUDA tests the session runs (optional: a failure is logged).
 # On failure of the required part it prints the first errors and returns 1.
 derm_gpu_build() {
   local build=$1
@@ -60,8 +60,8 @@ derm_gpu_build() {
   [[ $graphs == OFF ]] && echo "build.sh: WARNING: built WITHOUT CUDA graphs (see $build/build.log)" >&2
   if [[ $tests == OFF ]]; then
     echo "build.sh: WARNING: built without the tests (see $build/build.log)" >&2
-  elif ! cmake --build "$build" -j "$(nproc)" --target nn_tests >>"$build/build.log" 2>&1; then
-    echo "build.sh: nn_tests failed to build (see $build/build.log); the tools are built" >&2
+  elif ! cmake --build "$build" -j "$(nproc)" --target model_tests train_tests >>"$build/build.log" 2>&1; then
+    echo "build.sh: model_tests or train_tests failed to build (see $build/build.log); the tools are built" >&2
   fi
   return 0
 }

@@ -3,7 +3,7 @@
 # included, so everything happens in one command under one time budget):
 #
 #   1. build derm (Release) against the machine's CUDA LibTorch and the kit
-#      (bench/gpu/build.sh), and run nn_tests' CUDA tests (CUDA graph replays
+#      (bench/gpu/build.sh), and run model_tests' and train_tests' CUDA tests (CUDA graph replays
 #      against plain calls, the stem's resize by matrices, gpu_tests.xml);
 #   2. the speed benchmarks, bench/gpu/run_all.sh (each of ours right before its
 #      PyTorch baseline);
@@ -76,22 +76,25 @@ BUILD=$(cd "$BUILD" && pwd)
 TRAIN_GRAPHS=0
 EVAL_GRAPHS=0
 passed() { grep -qF "[       OK ] $1 (" "$BUILD/gpu_tests.log"; }
-if [[ -x $BUILD/tests/nn_tests && $BUILD/gpu_tests.log -nt $BUILD/tests/nn_tests && -f $BUILD/gpu_tests.xml ]]; then
-  # A later call on the same warm machine: this nn_tests binary was tested.
-  log "nn_tests: reusing the CUDA test results of this build ($BUILD/gpu_tests.log)"
-  cp "$BUILD/gpu_tests.xml" "$PACK/"
-elif [[ -x $BUILD/tests/nn_tests ]]; then
-  log "nn_tests: CUDA graph, BatchNorm-fold and resize tests"
-  rm -f "$BUILD/gpu_tests.xml"
-  timeout 120 "$BUILD/tests/nn_tests" \
-    --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*:TensorAugmenter.*:MultiTensorAdamW.*:WeightAverage.*' \
-    --gtest_output="xml:$BUILD/gpu_tests.xml" 2>&1 | tee "$BUILD/gpu_tests.log.tmp" | tee -a "$SESSION_LOG" >&2
-  tests_rc=${PIPESTATUS[0]}
+GPU_TESTS=(model_tests train_tests)  # the executables holding the CUDA tests
+gpu_tests_built() { [[ -x $BUILD/tests/model_tests && -x $BUILD/tests/train_tests ]]; }
+if gpu_tests_built && [[ $BUILD/gpu_tests.log -nt $BUILD/tests/model_tests && $BUILD/gpu_tests.log -nt $BUILD/tests/train_tests ]]; then
+  # A later call on the same warm machine: these test binaries were tested.
+  log "CUDA tests: reusing the results of this build ($BUILD/gpu_tests.log)"
+  cp "$BUILD"/gpu_tests_*.xml "$PACK/" 2>/dev/null
+elif gpu_tests_built; then
+  log "CUDA tests: graph, BatchNorm-fold and resize tests"
+  rm -f "$BUILD"/gpu_tests_*.xml "$BUILD/gpu_tests.log.tmp"
+  for tests in "${GPU_TESTS[@]}"; do
+    timeout 120 "$BUILD/tests/$tests" \
+      --gtest_filter='GraphedForward.*:GraphedTrainingStep.*:InceptionV3.Fold*:AntialiasedResize.*:TensorAugmenter.*:MultiTensorAdamW.*:WeightAverage.*' \
+      --gtest_output="xml:$BUILD/gpu_tests_$tests.xml" 2>&1 | tee -a "$BUILD/gpu_tests.log.tmp" | tee -a "$SESSION_LOG" >&2
+    log "$tests ended (exit ${PIPESTATUS[0]})"
+  done
   mv "$BUILD/gpu_tests.log.tmp" "$BUILD/gpu_tests.log"
-  cp "$BUILD/gpu_tests.xml" "$PACK/" 2>/dev/null
-  log "nn_tests ended (exit $tests_rc)"
+  cp "$BUILD"/gpu_tests_*.xml "$PACK/" 2>/dev/null
 fi
-if [[ -x $BUILD/tests/nn_tests && -f $BUILD/gpu_tests.log ]]; then
+if gpu_tests_built && [[ -f $BUILD/gpu_tests.log ]]; then
   if passed GraphedTrainingStep.ReplaysGiveThePlainLossesAndGradientsOnCuda &&
      passed GraphedTrainingStep.ReplaysFollowPlainTrainingThroughOptimizerStepsOnCuda &&
      { [[ ${EMA:-0} == 0 ]] || passed GraphedTrainingStep.ReplaysReadWhatTheWeightAverageSwapsInAndOutOnCuda; }; then

@@ -1,4 +1,4 @@
-// The single distortions of augment.hpp, each usable on its own.
+// The single distortions of derm/augment/distortions.hpp, each usable on its own.
 #include <algorithm>
 #include <cmath>
 

@@ -7,6 +7,7 @@
 
 #include "derm/core/atomic_file.hpp"
 #include "derm/core/error.hpp"
+#include "derm/core/json_file.hpp"
 #include "derm/augment/shard_files.hpp"
 #include "derm/augment/tar.hpp"
 #include "derm/data/manifest_fingerprint.hpp"
@@ -93,25 +94,19 @@ void prepare_run_folder(const fs::path& out_dir, const nlohmann::json& record) {
   const fs::path run_file = out_dir / kRunFileName;
   if (!fs::exists(run_file)) {
     if (has_shards) {
-      throw Error(out_dir.string() + ": holds shards but no " + kRunFileName +
-                  "; use an empty --out folder");
+      throw Error(out_dir.string() + ": holds shards but no " + kRunFileName + "; use an empty output folder");
     }
-    write_file_atomically(run_file, [&](std::ostream& out) { out << record.dump(2) << '\n'; });
+    write_json_file(run_file, record);
     return;
   }
 
-  nlohmann::json existing;
-  try {
-    existing = nlohmann::json::parse(read_file(run_file));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(run_file.string() + ": not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json existing = read_json_file(run_file);
   for (const auto& [key, value] : record.items()) {
     if (key == "manifest_path") continue;  // data may move
     const nlohmann::json old = existing.contains(key) ? existing[key] : nlohmann::json();
     if (old != value) {
       throw Error(run_file.string() + ": this folder holds a run with different " + key + " (" +
-                  difference(old, value) + "); use another --out folder or delete this one");
+                  difference(old, value) + "); use another output folder or delete this one");
     }
   }
 }
@@ -147,8 +142,7 @@ void write_index(const ShardRunSummary& summary, const std::vector<std::string>&
       {"total_bytes", total_bytes},
       {"shards", shards},
   };
-  write_file_atomically(summary.out_dir / kIndexFileName,
-                        [&](std::ostream& out) { out << index.dump(2) << '\n'; });
+  write_json_file(summary.out_dir / kIndexFileName, index);
 }
 
 }  // namespace detail

@@ -8,6 +8,7 @@
 
 #include "derm/core/atomic_file.hpp"
 #include "derm/core/error.hpp"
+#include "derm/core/json_file.hpp"
 #include "derm/augment/shard_files.hpp"
 #include "derm/augment/tar.hpp"
 
@@ -29,9 +30,9 @@ ShardSamples::ShardSamples(const fs::path& dir) {
   if (!fs::exists(dir / kIndexFileName)) {
     throw Error(where + "incomplete derm-augment run (no " + kIndexFileName + "); run derm-augment again to finish it");
   }
+  run_ = read_json_file(dir / kRunFileName);
+  const json index = read_json_file(dir / kIndexFileName);
   try {
-    run_ = json::parse(read_file(dir / kRunFileName));
-    const json index = json::parse(read_file(dir / kIndexFileName));
     classes_ = index.at("classes").get<std::vector<std::string>>();
     for (const auto& shard : index.at("shards")) {
       shards_.push_back(dir / shard.at("name").get<std::string>());

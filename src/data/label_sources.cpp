@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <set>
 #include <unordered_map>
 
@@ -10,6 +11,7 @@
 #include "derm/core/atomic_file.hpp"
 #include "derm/data/csv.hpp"
 #include "derm/core/error.hpp"
+#include "derm/core/json_file.hpp"
 #include "derm/core/image.hpp"
 
 namespace derm {
@@ -55,12 +57,21 @@ void fill_path(LabeledImage* image, const std::map<std::string, fs::path>& files
   if (found != files.end()) image->path = found->second;
 }
 
-std::vector<LabeledImage> read_isic2017(const SourceSpec& spec) {
+// A label CSV with one image per row, and what a row says about its image.
+struct LabelCsvFormat {
+  std::string what;      // "an ISIC 2016/2017 Part 3 ground truth", for the wrong-header message
+  std::string expected;  // "the header 'image_id,melanoma,seborrheic_keratosis'"
+  std::function<bool(const std::vector<std::string>&)> accepts;  // the header
+  std::size_t id_column = 0;
+  // The row's diagnosis (and lesion or patient ids) into `image`; derm::Error naming `origin`.
+  std::function<void(const CsvTable&, const CsvRow&, const std::string& origin, LabeledImage& image)> read_row;
+};
+
+std::vector<LabeledImage> read_label_csv(const SourceSpec& spec, const LabelCsvFormat& format) {
   const CsvTable table = read_csv(spec.labels);
-  const std::vector<std::string> expected = {"image_id", "melanoma", "seborrheic_keratosis"};
-  if (table.header != expected) {
-    throw Error(spec.labels.string() + ": not an ISIC 2016/2017 Part 3 ground truth: expected the header '" +
-                join_header(expected) + "', found '" + join_header(table.header) + "'");
+  if (!format.accepts(table.header)) {
+    throw Error(spec.labels.string() + ": not " + format.what + ": expected " + format.expected + ", found '" +
+                join_header(table.header) + "'");
   }
   const auto files = list_images(spec.images);
   IdRegistry ids(spec.labels);
@@ -68,14 +79,9 @@ std::vector<LabeledImage> read_isic2017(const SourceSpec& spec) {
   for (const auto& row : table.rows) {
     const auto origin = where(spec.labels, row.line);
     LabeledImage image;
-    image.id = row.fields[0];
+    image.id = row.fields[format.id_column];
     ids.add(image.id, origin);
-    const bool melanoma = parse_flag(row.fields[1], origin, "melanoma");
-    const bool keratosis = parse_flag(row.fields[2], origin, "seborrheic_keratosis");
-    if (melanoma && keratosis) {
-      throw Error(origin + ": '" + image.id + "' is marked both melanoma and seborrheic_keratosis");
-    }
-    image.diagnosis = melanoma ? Diagnosis::mel : keratosis ? Diagnosis::bkl : Diagnosis::nv;
+    format.read_row(table, row, origin, image);
     image.origin = origin;
     fill_path(&image, files);
     images.push_back(std::move(image));
@@ -83,107 +89,95 @@ std::vector<LabeledImage> read_isic2017(const SourceSpec& spec) {
   return images;
 }
 
-std::vector<LabeledImage> read_one_hot(const SourceSpec& spec) {
-  const CsvTable table = read_csv(spec.labels);
-  const std::vector<std::string> header2018 = {"image", "MEL", "NV",  "BCC", "AKIEC",
-                                               "BKL",   "DF",  "VASC"};
-  const std::vector<std::string> header2019 = {"image", "MEL", "NV",   "BCC", "AK",
-                                               "BKL",   "DF",  "VASC", "SCC", "UNK"};
-  if (table.header != header2018 && table.header != header2019) {
-    throw Error(spec.labels.string() + ": not an ISIC 2018/2019 one-hot ground truth: expected the header '" +
-                join_header(header2019) + "' (2019) or '" + join_header(header2018) +
-                "' (2018), found '" + join_header(table.header) + "'");
-  }
-  const auto files = list_images(spec.images);
-  IdRegistry ids(spec.labels);
-  std::vector<LabeledImage> images;
-  for (const auto& row : table.rows) {
-    const auto origin = where(spec.labels, row.line);
-    LabeledImage image;
-    image.id = row.fields[0];
-    ids.add(image.id, origin);
-    int hot = -1;
-    for (std::size_t c = 1; c < table.header.size(); ++c) {
-      if (!parse_flag(row.fields[c], origin, table.header[c])) continue;
-      if (hot >= 0) {
-        throw Error(origin + ": '" + image.id + "' is marked both " +
-                    table.header[static_cast<std::size_t>(hot)] + " and " + table.header[c]);
-      }
-      hot = static_cast<int>(c);
-    }
-    if (hot < 0) throw Error(origin + ": '" + image.id + "' has no class marked 1.0");
-    image.diagnosis = *parse_diagnosis(table.header[static_cast<std::size_t>(hot)]);
-    image.origin = origin;
-    fill_path(&image, files);
-    images.push_back(std::move(image));
-  }
-  return images;
+const std::vector<std::string> kIsic2017Header = {"image_id", "melanoma", "seborrheic_keratosis"};
+const std::vector<std::string> kIsic2018Header = {"image", "MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"};
+const std::vector<std::string> kIsic2019Header = {"image", "MEL", "NV",   "BCC", "AK",
+                                                  "BKL",   "DF",  "VASC", "SCC", "UNK"};
+const std::vector<std::string> kIsic2020Header = {"image_name",
+                                                  "patient_id",
+                                                  "lesion_id",
+                                                  "sex",
+                                                  "age_approx",
+                                                  "anatom_site_general_challenge",
+                                                  "diagnosis",
+                                                  "benign_malignant",
+                                                  "target"};
+const std::vector<std::string> kHam10000Columns = {"lesion_id", "image_id", "dx"};
+
+const LabelCsvFormat& isic2017_format() {
+  static const LabelCsvFormat format{
+      "an ISIC 2016/2017 Part 3 ground truth", "the header '" + join_header(kIsic2017Header) + "'",
+      [](const std::vector<std::string>& header) { return header == kIsic2017Header; }, 0,
+      [](const CsvTable&, const CsvRow& row, const std::string& origin, LabeledImage& image) {
+        const bool melanoma = parse_flag(row.fields[1], origin, "melanoma");
+        const bool keratosis = parse_flag(row.fields[2], origin, "seborrheic_keratosis");
+        if (melanoma && keratosis) {
+          throw Error(origin + ": '" + image.id + "' is marked both melanoma and seborrheic_keratosis");
+        }
+        image.diagnosis = melanoma ? Diagnosis::mel : keratosis ? Diagnosis::bkl : Diagnosis::nv;
+      }};
+  return format;
 }
 
-std::vector<LabeledImage> read_isic2020(const SourceSpec& spec) {
-  const CsvTable table = read_csv(spec.labels);
-  const std::vector<std::string> expected = {
-      "image_name", "patient_id",          "lesion_id", "sex",   "age_approx",
-      "anatom_site_general_challenge", "diagnosis", "benign_malignant", "target"};
-  if (table.header != expected) {
-    throw Error(spec.labels.string() + ": not an ISIC 2020 training CSV: expected the header '" +
-                join_header(expected) + "', found '" + join_header(table.header) + "'");
-  }
-  const auto files = list_images(spec.images);
-  IdRegistry ids(spec.labels);
-  std::vector<LabeledImage> images;
-  for (const auto& row : table.rows) {
-    const auto origin = where(spec.labels, row.line);
-    LabeledImage image;
-    image.id = row.fields[0];
-    ids.add(image.id, origin);
-    image.patient_id = row.fields[1];
-    image.lesion_id = row.fields[2];
-    const bool melanoma = parse_flag(row.fields[8], origin, "target");
-    const auto diagnosis = parse_diagnosis(row.fields[6]);
-    if (!diagnosis) throw Error(origin + ": unknown diagnosis '" + row.fields[6] + "'");
-    image.diagnosis = melanoma ? Diagnosis::mel : *diagnosis;
-    if (!melanoma && image.diagnosis == Diagnosis::mel) {
-      throw Error(origin + ": diagnosis melanoma but target 0");
-    }
-    if (image.diagnosis == Diagnosis::unk && lower(row.fields[7]) == "benign") {
-      image.diagnosis = Diagnosis::other_benign;
-    }
-    image.origin = origin;
-    fill_path(&image, files);
-    images.push_back(std::move(image));
-  }
-  return images;
+const LabelCsvFormat& one_hot_format() {
+  static const LabelCsvFormat format{
+      "an ISIC 2018/2019 one-hot ground truth",
+      "the header '" + join_header(kIsic2019Header) + "' (2019) or '" + join_header(kIsic2018Header) + "' (2018)",
+      [](const std::vector<std::string>& header) { return header == kIsic2018Header || header == kIsic2019Header; },
+      0,
+      [](const CsvTable& table, const CsvRow& row, const std::string& origin, LabeledImage& image) {
+        int hot = -1;
+        for (std::size_t c = 1; c < table.header.size(); ++c) {
+          if (!parse_flag(row.fields[c], origin, table.header[c])) continue;
+          if (hot >= 0) {
+            throw Error(origin + ": '" + image.id + "' is marked both " +
+                        table.header[static_cast<std::size_t>(hot)] + " and " + table.header[c]);
+          }
+          hot = static_cast<int>(c);
+        }
+        if (hot < 0) throw Error(origin + ": '" + image.id + "' has no class marked 1.0");
+        image.diagnosis = *parse_diagnosis(table.header[static_cast<std::size_t>(hot)]);
+      }};
+  return format;
 }
 
-std::vector<LabeledImage> read_ham10000(const SourceSpec& spec) {
-  const CsvTable table = read_csv(spec.labels);
-  const std::vector<std::string> expected = {"lesion_id", "image_id", "dx"};
-  if (table.header.size() < 3 ||
-      !std::equal(expected.begin(), expected.end(), table.header.begin())) {
-    throw Error(spec.labels.string() + ": not a HAM10000 metadata CSV: expected a header starting '" +
-                join_header(expected) + "', found '" + join_header(table.header) + "'");
-  }
-  const std::set<std::string> codes = {"mel", "nv", "bkl", "bcc", "akiec", "df", "vasc"};
-  const auto files = list_images(spec.images);
-  IdRegistry ids(spec.labels);
-  std::vector<LabeledImage> images;
-  for (const auto& row : table.rows) {
-    const auto origin = where(spec.labels, row.line);
-    LabeledImage image;
-    image.lesion_id = row.fields[0];
-    image.id = row.fields[1];
-    ids.add(image.id, origin);
-    if (!codes.count(row.fields[2])) {
-      throw Error(origin + ": unknown HAM10000 dx '" + row.fields[2] +
-                  "' (expected mel, nv, bkl, bcc, akiec, df or vasc)");
-    }
-    image.diagnosis = *parse_diagnosis(row.fields[2]);
-    image.origin = origin;
-    fill_path(&image, files);
-    images.push_back(std::move(image));
-  }
-  return images;
+const LabelCsvFormat& isic2020_format() {
+  static const LabelCsvFormat format{
+      "an ISIC 2020 training CSV", "the header '" + join_header(kIsic2020Header) + "'",
+      [](const std::vector<std::string>& header) { return header == kIsic2020Header; }, 0,
+      [](const CsvTable&, const CsvRow& row, const std::string& origin, LabeledImage& image) {
+        image.patient_id = row.fields[1];
+        image.lesion_id = row.fields[2];
+        const bool melanoma = parse_flag(row.fields[8], origin, "target");
+        const auto diagnosis = parse_diagnosis(row.fields[6]);
+        if (!diagnosis) throw Error(origin + ": unknown diagnosis '" + row.fields[6] + "'");
+        image.diagnosis = melanoma ? Diagnosis::mel : *diagnosis;
+        if (!melanoma && image.diagnosis == Diagnosis::mel) throw Error(origin + ": diagnosis melanoma but target 0");
+        if (image.diagnosis == Diagnosis::unk && lower(row.fields[7]) == "benign") {
+          image.diagnosis = Diagnosis::other_benign;
+        }
+      }};
+  return format;
+}
+
+const LabelCsvFormat& ham10000_format() {
+  static const LabelCsvFormat format{
+      "a HAM10000 metadata CSV", "a header starting '" + join_header(kHam10000Columns) + "'",
+      [](const std::vector<std::string>& header) {
+        return header.size() >= kHam10000Columns.size() &&
+               std::equal(kHam10000Columns.begin(), kHam10000Columns.end(), header.begin());
+      },
+      1,
+      [](const CsvTable&, const CsvRow& row, const std::string& origin, LabeledImage& image) {
+        static const std::set<std::string> codes = {"mel", "nv", "bkl", "bcc", "akiec", "df", "vasc"};
+        image.lesion_id = row.fields[0];
+        if (!codes.count(row.fields[2])) {
+          throw Error(origin + ": unknown HAM10000 dx '" + row.fields[2] +
+                      "' (expected mel, nv, bkl, bcc, akiec, df or vasc)");
+        }
+        image.diagnosis = *parse_diagnosis(row.fields[2]);
+      }};
+  return format;
 }
 
 std::string json_string(const nlohmann::json& object, const char* key) {
@@ -205,12 +199,7 @@ std::vector<LabeledImage> read_isic_json(const SourceSpec& spec) {
   std::vector<LabeledImage> images;
   for (const auto& record : records) {
     const auto origin = record.string();
-    nlohmann::json json;
-    try {
-      json = nlohmann::json::parse(read_file(record));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(origin + ": not valid JSON (" + e.what() + ")");
-    }
+    const nlohmann::json json = read_json_file(record);
     if (!json.is_object()) throw Error(origin + ": not an ISIC archive record (not a JSON object)");
     LabeledImage image;
     image.id = json_string(json, "name");
@@ -328,13 +317,13 @@ SourceSpec parse_source_spec(const std::string& text) {
 std::vector<LabeledImage> read_source(const SourceSpec& spec) {
   std::vector<LabeledImage> images;
   if (spec.format == "isic2016" || spec.format == "isic2017") {
-    images = read_isic2017(spec);
+    images = read_label_csv(spec, isic2017_format());
   } else if (spec.format == "isic2018" || spec.format == "isic2019") {
-    images = read_one_hot(spec);
+    images = read_label_csv(spec, one_hot_format());
   } else if (spec.format == "isic2020") {
-    images = read_isic2020(spec);
+    images = read_label_csv(spec, isic2020_format());
   } else if (spec.format == "ham10000") {
-    images = read_ham10000(spec);
+    images = read_label_csv(spec, ham10000_format());
   } else if (spec.format == "isic-json") {
     std::error_code ec;
     if (!fs::is_directory(spec.labels, ec)) throw Error(spec.labels.string() + ": no such folder");

@@ -2,149 +2,25 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
 #include <set>
 #include <unordered_map>
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
 #include "derm/core/atomic_file.hpp"
 #include "derm/core/error.hpp"
+#include "derm/core/json_file.hpp"
 #include "derm/data/grouped_split.hpp"
-#include "derm/data/perceptual_hash.hpp"
-#include "derm/core/parallel.hpp"
-#include "derm/core/progress.hpp"
-#include "derm/data/sha256.hpp"
+#include "prep_duplicates.hpp"
+#include "prep_images.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
 using nlohmann::json;
+using detail::Candidate;
+using detail::Exclusions;
 
 namespace {
-
-struct Candidate {
-  LabeledImage image;
-  int label_index = -1;
-  std::string content_hash;
-  std::uint64_t phash = 0;
-  int width = 0;
-  int height = 0;
-  std::string cache_path;
-  std::string error;  // non-empty: excluded
-  bool dropped = false;
-};
-
-struct Exclusions {
-  json list = json::array();
-  void add(const LabeledImage& image, const std::string& reason) {
-    list.push_back({{"id", image.id},
-                    {"path", image.path.string()},
-                    {"source", image.source},
-                    {"origin", image.origin},
-                    {"reason", reason}});
-  }
-};
-
-// The id as one file name, one to one: '/', '\\', ':', NUL and '%' become %XX.
-std::string safe_file_name(const std::string& id) {
-  static const char* const hex = "0123456789ABCDEF";
-  std::string name;
-  for (const char c : id) {
-    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '%') {
-      const auto byte = static_cast<unsigned char>(c);
-      name += {'%', hex[byte >> 4], hex[byte & 15]};
-    } else {
-      name += c;
-    }
-  }
-  return name;
-}
-
-fs::path cache_file(const std::string& id, const PrepOptions& options) {
-  return options.cache_dir / (safe_file_name(id) + ".png");
-}
-
-// The resized PNG copy of an image. derm::Error naming the cache file when it
-// cannot be written: a failure of the run, not of the image.
-fs::path write_cache_copy(const cv::Mat& rgb, const std::string& id, const PrepOptions& options) {
-  const fs::path cached = cache_file(id, options);
-  const cv::Mat resized = resize_to_square(rgb, options.cache_size, options.cache_policy);
-  cv::Mat bgr;
-  cv::cvtColor(resized, bgr, cv::COLOR_RGB2BGR);
-  std::vector<unsigned char> png;
-  if (!cv::imencode(".png", bgr, png)) throw Error(cached.string() + ": cannot encode PNG");
-  write_file_atomically(cached, [&](std::ostream& out) {
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-  });
-  return cached;
-}
-
-// Reads, hashes and decodes one image, filling the candidate or, for a bad
-// image, its error; then writes its cache copy.
-void check_image(Candidate* c, const PrepOptions& options) {
-  cv::Mat rgb;
-  try {
-    const std::string bytes = read_file(c->image.path);
-    c->content_hash = sha256_hex(bytes);
-    ImageReadOptions read_options;
-    read_options.min_side = options.min_side;
-    rgb = read_rgb_image(c->image.path, read_options);
-    c->width = rgb.cols;
-    c->height = rgb.rows;
-    c->phash = perceptual_hash(rgb);
-  } catch (const Error& e) {  // the image's fault; anything else (no memory, no thread) fails the run
-    c->error = e.what();
-    return;
-  }
-  if (!options.cache_dir.empty()) c->cache_path = write_cache_copy(rgb, c->image.id, options).string();
-}
-
-void check_all(std::vector<Candidate>* candidates, const PrepOptions& options) {
-  Progress progress("checking images", static_cast<std::int64_t>(candidates->size()), options.quiet);
-  parallel_for(candidates->size(), options.threads, [&](std::size_t i) {
-    check_image(&(*candidates)[i], options);
-    progress.advance();
-  });
-  progress.finish();
-}
-
-int split_rank(const std::string& split) {
-  if (split == "test") return 2;
-  if (split == "val" || split == "validation") return 1;
-  return 0;
-}
-
-struct DuplicatePair {
-  std::size_t a, b;  // indices into the kept candidates, a < b
-  bool identical;
-  int distance;
-};
-
-std::vector<DuplicatePair> find_duplicates(const std::vector<Candidate*>& kept, int near_distance) {
-  std::vector<DuplicatePair> pairs;
-  std::unordered_map<std::string, std::vector<std::size_t>> by_hash;
-  for (std::size_t i = 0; i < kept.size(); ++i) by_hash[kept[i]->content_hash].push_back(i);
-  for (std::size_t i = 0; i < kept.size(); ++i) {
-    for (std::size_t j = i + 1; j < kept.size(); ++j) {
-      const bool identical = kept[i]->content_hash == kept[j]->content_hash;
-      const int distance = hamming_distance(kept[i]->phash, kept[j]->phash);
-      if (identical || (near_distance >= 0 && distance <= near_distance)) {
-        pairs.push_back({i, j, identical, distance});
-      }
-    }
-  }
-  return pairs;
-}
-
-// Union-find over candidate indices for split groups.
-struct Groups {
-  std::vector<std::size_t> parent;
-  explicit Groups(std::size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
-  std::size_t find(std::size_t i) { return parent[i] == i ? i : parent[i] = find(parent[i]); }
-  void join(std::size_t a, std::size_t b) { parent[find(a)] = find(b); }
-};
 
 // The files a run reads, so that no output can replace one of them.
 class InputFiles {
@@ -173,7 +49,7 @@ void refuse_overwriting_inputs(const InputFiles& inputs, const std::vector<Candi
     }
   }
   if (options.cache_dir.empty()) return;
-  for (const auto& c : candidates) inputs.refuse_as_output("cache_dir", cache_file(c.image.id, options));
+  for (const auto& c : candidates) inputs.refuse_as_output("cache_dir", detail::cache_file(c.image.id, options));
 }
 
 // The manifest and the summary: both or neither.
@@ -181,9 +57,7 @@ void write_outputs(const PrepResult& result, const PrepOptions& options) {
   StagedFiles outputs;
   outputs.write(options.out, [&](const fs::path& path) { write_manifest(path, result.manifest); });
   if (!options.summary.empty()) {
-    outputs.write(options.summary, [&](const fs::path& path) {
-      write_file_atomically(path, [&](std::ostream& out) { out << result.summary.dump(2) << '\n'; });
-    });
+    outputs.write(options.summary, [&](const fs::path& path) { write_json_file(path, result.summary); });
   }
   outputs.commit();
 }
@@ -278,7 +152,7 @@ PrepResult run_prep(const PrepOptions& options) {
 
   // 2. Decode, hash, cache.
   if (!options.cache_dir.empty()) fs::create_directories(options.cache_dir);
-  check_all(&candidates, options);
+  detail::check_all(&candidates, options);
   std::vector<Candidate*> kept;
   for (auto& c : candidates) {
     if (c.error.empty()) {
@@ -289,19 +163,8 @@ PrepResult run_prep(const PrepOptions& options) {
   }
 
   // 3. Duplicates; they group like lesions for a generated split.
-  const auto pairs = find_duplicates(kept, options.near_distance);
-  Groups groups(kept.size());
-  {
-    std::unordered_map<std::string, std::size_t> first_of_key;
-    for (std::size_t i = 0; i < kept.size(); ++i) {
-      for (const auto& key : {"lesion:" + kept[i]->image.lesion_id, "patient:" + kept[i]->image.patient_id}) {
-        if (key.back() == ':') continue;
-        const auto [it, first] = first_of_key.emplace(key, i);
-        if (!first) groups.join(i, it->second);
-      }
-    }
-    for (const auto& p : pairs) groups.join(p.a, p.b);
-  }
+  const auto pairs = detail::find_duplicates(kept, options.near_distance);
+  detail::Groups groups = detail::duplicate_groups(kept, pairs);
 
   // 4. Splits.
   if (!options.split_fractions.empty()) {
@@ -314,38 +177,7 @@ PrepResult run_prep(const PrepOptions& options) {
   }
 
   // 5. Duplicate report and leaks.
-  json duplicates = json::array();
-  int identical_pairs = 0, near_pairs = 0, leaks = 0, identical_leaks = 0, identical_test_leaks = 0;
-  for (const auto& p : pairs) {
-    Candidate& a = *kept[p.a];
-    Candidate& b = *kept[p.b];
-    const bool leak = a.image.split != b.image.split;
-    std::string dropped;
-    if (leak && options.drop_leaks && !a.dropped && !b.dropped) {
-      Candidate& victim = split_rank(a.image.split) < split_rank(b.image.split) ? a : b;
-      victim.dropped = true;
-      dropped = victim.image.id;
-      excluded.add(victim.image, "leak: duplicate of '" + (&victim == &a ? b : a).image.id + "' in split " +
-                                     (&victim == &a ? b : a).image.split + " (--drop-leaks)");
-    }
-    (p.identical ? identical_pairs : near_pairs)++;
-    leaks += leak ? 1 : 0;
-    identical_leaks += leak && p.identical ? 1 : 0;
-    identical_test_leaks +=
-        leak && p.identical && (a.image.split == "test" || b.image.split == "test") ? 1 : 0;
-    duplicates.push_back({{"kind", p.identical ? "identical" : "near"},
-                          {"ids", {a.image.id, b.image.id}},
-                          {"splits", {a.image.split, b.image.split}},
-                          {"labels", {task.classes[static_cast<std::size_t>(a.label_index)],
-                                      task.classes[static_cast<std::size_t>(b.label_index)]}},
-                          {"phash_distance", p.distance},
-                          {"leak", leak},
-                          {"dropped", dropped}});
-    if (leak) {
-      spdlog::warn("leak: {} ({}) and {} ({}) are {} duplicates{}", a.image.id, a.image.split, b.image.id,
-                   b.image.split, p.identical ? "byte-identical" : "near", dropped.empty() ? "" : ", dropped " + dropped);
-    }
-  }
+  const detail::DuplicateReport duplicates = detail::report_duplicates(pairs, kept, task, options.drop_leaks, excluded);
 
   // 6. Manifest.
   PrepResult result;
@@ -408,18 +240,18 @@ PrepResult run_prep(const PrepOptions& options) {
                     {"excluded_count", excluded.list.size()},
                     {"excluded_by_reason", reasons},
                     {"excluded", excluded.list},
-                    {"identical_pairs", identical_pairs},
-                    {"near_pairs", near_pairs},
-                    {"leaks", leaks},
-                    {"identical_leaks", identical_leaks},
-                    {"identical_test_leaks", identical_test_leaks},
+                    {"identical_pairs", duplicates.identical_pairs},
+                    {"near_pairs", duplicates.near_pairs},
+                    {"leaks", duplicates.leaks},
+                    {"identical_leaks", duplicates.identical_leaks},
+                    {"identical_test_leaks", duplicates.identical_test_leaks},
                     {"near_distance", options.near_distance},
                     {"drop_leaks", options.drop_leaks},
-                    {"duplicates", duplicates}};
+                    {"duplicates", duplicates.pairs}};
   write_outputs(result, options);
   spdlog::info("{}: {} images, {} excluded, {} identical + {} near duplicate pairs, {} across splits",
-               options.out.string(), result.manifest.entries.size(), excluded.list.size(), identical_pairs,
-               near_pairs, leaks);
+               options.out.string(), result.manifest.entries.size(), excluded.list.size(), duplicates.identical_pairs,
+               duplicates.near_pairs, duplicates.leaks);
   return result;
 }
 

@@ -5,6 +5,7 @@
 
 #include "decisions.hpp"
 #include "derm/core/atomic_file.hpp"
+#include "derm/core/json_file.hpp"
 #include "derm/eval/roc_plot.hpp"
 
 namespace derm {
@@ -48,7 +49,7 @@ nlohmann::json write_evaluation_outputs(const fs::path& out_dir, const Predictio
   const nlohmann::json report = evaluate(predictions, labels, options);
   StagedFiles outputs;
   outputs.write(out_dir / "report.json", [&](const fs::path& path) {
-    write_file_atomically(path, [&](std::ostream& out) { out << report.dump(2) << '\n'; });
+    write_json_file(path, report);
   });
   outputs.write(out_dir / "predictions.csv", [&](const fs::path& path) { write_predictions_csv(path, predictions); });
   write_roc_plots(outputs, out_dir, predictions, labels, options);

@@ -86,7 +86,7 @@ GraphedForward::Recording& GraphedForward::record_or_explain(const torch::Tensor
     return record(input, key);
   } catch (const c10::Error& e) {
     throw Error(std::string("recording the forward pass as a CUDA graph failed (") + e.what_without_backtrace() +
-                "); --no-cuda-graphs runs it without");
+                "); run it without CUDA graphs (cuda_graphs off)");
   }
 }
 

@@ -74,7 +74,7 @@ torch::Tensor GraphedTrainingStep::record(const torch::Tensor& x, const torch::T
     record_graph(r.graph, recording_, [&] { r.loss = step_(r.x, r.y); });
   } catch (const c10::Error& e) {
     throw Error(std::string("recording the training step as a CUDA graph failed (") + e.what_without_backtrace() +
-                "); train without --cuda-graphs");
+                "); train without CUDA graphs (cuda_graphs off)");
   }
   c10::cuda::device_synchronize();
   // The plain steps' activations stay cached by the allocator; the recording

@@ -75,7 +75,7 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
     const json j = json::parse(text.toStringRef());
     if (j.at("identity") != identity) {
       throw Error(path.string() + ": checkpoint of a run with other options, data or seed; "
-                  "use another --out or --no-resume");
+                  "use another output folder, or start over without resuming");
     }
     load_state_dict_strict(network, read_named(archive, "network", state_dict(network)), {}, path.string());
     if (average) {
@@ -111,7 +111,7 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
   } catch (const std::exception& e) {
     const std::string reason = e.what();
     throw Error(path.string() + ": unreadable checkpoint (" + reason.substr(0, reason.find('\n')) +
-                "); delete it or use --no-resume");
+                "); delete it, or start over without resuming");
   }
 }
 

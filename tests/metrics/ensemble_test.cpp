@@ -1,5 +1,7 @@
 #include "derm/metrics/ensemble.hpp"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "derm/core/error.hpp"
@@ -75,6 +77,66 @@ TEST(MemberPredictions, IsTheMemberAlone) {
   EXPECT_EQ(second.members(), 1u);
   EXPECT_EQ(predicted_classes(second, DecisionRule::majority_vote), std::vector<int>{1});
   EXPECT_THROW(member_predictions(p, 2), Error);
+}
+
+TEST(Decide, CountsTheVotesOnceForEveryDecision) {
+  // Image 0 as in MostVotesWinsEvenAgainstTheMean; image 1: two votes for class 2.
+  Predictions p = one_image({{0.4f, 0.35f, 0.25f}, {0.4f, 0.35f, 0.25f}, {0.0f, 1.0f, 0.0f}});
+  p.ids.push_back("img2");
+  p.member_probabilities[0].push_back({0.1f, 0.1f, 0.8f});
+  p.member_probabilities[1].push_back({0.7f, 0.2f, 0.1f});
+  p.member_probabilities[2].push_back({0.2f, 0.1f, 0.7f});
+  const EnsembleDecisions d = decide(p);
+  EXPECT_EQ(d.member_classes, (std::vector<std::vector<int>>{{0, 0, 1}, {2, 0, 2}}));
+  EXPECT_EQ(d.votes, (std::vector<std::vector<int>>{{2, 1, 0}, {1, 0, 2}}));
+  EXPECT_EQ(d.majority_vote, (std::vector<int>{0, 2}));
+  EXPECT_EQ(d.mean_probability, (std::vector<int>{1, 2}));
+  EXPECT_EQ(d.mean_probabilities, mean_probabilities(p));
+  EXPECT_EQ(d.majority_vote, predicted_classes(p, DecisionRule::majority_vote));
+  EXPECT_EQ(d.mean_probability, predicted_classes(p, DecisionRule::mean_probability));
+}
+
+TEST(PositiveClassAucs, EachPositiveClassWithBothLabelsAndTheirMean) {
+  // Two images of each class; one member whose scores rank melanoma perfectly
+  // and seborrheic keratosis but for one pair.
+  Predictions p;
+  p.classes = {"melanoma", "seborrheic_keratosis", "nevus"};
+  p.ids = {"a", "b", "c", "d", "e", "f"};
+  p.member_probabilities = {{{0.8f, 0.1f, 0.1f},
+                             {0.7f, 0.2f, 0.1f},
+                             {0.1f, 0.6f, 0.3f},
+                             {0.2f, 0.3f, 0.5f},
+                             {0.1f, 0.4f, 0.5f},
+                             {0.2f, 0.2f, 0.6f}}};
+  const std::vector<int> labels{0, 0, 1, 1, 2, 2};
+  const PositiveClassAucs aucs = positive_class_aucs(p, labels, DecisionRule::mean_probability);
+  ASSERT_EQ(aucs.by_class.size(), 2u);
+  EXPECT_DOUBLE_EQ(aucs.by_class.at("melanoma"), 1.0);
+  // Keratosis scores .6 and .3 against .1 .2 .4 .2: 4 + 3 of 8 pairs won.
+  EXPECT_DOUBLE_EQ(aucs.by_class.at("seborrheic_keratosis"), 7.0 / 8.0);
+  EXPECT_DOUBLE_EQ(aucs.mean, (1.0 + 7.0 / 8.0) / 2.0);
+  // Without keratosis images its AUC is undefined, and so is the mean.
+  const PositiveClassAucs partial = positive_class_aucs(p, {0, 0, 2, 2, 2, 2}, DecisionRule::mean_probability);
+  EXPECT_EQ(partial.by_class.count("seborrheic_keratosis"), 0u);
+  EXPECT_EQ(partial.by_class.count("melanoma"), 1u);
+  EXPECT_TRUE(std::isnan(partial.mean));
+  EXPECT_THROW(positive_class_aucs(p, {0, 1}, DecisionRule::mean_probability), Error);
+}
+
+TEST(Predictions, AppendKeepsTheShapeAndRefusesOtherClasses) {
+  Predictions all = one_image({{0.4f, 0.35f, 0.25f}, {0.0f, 1.0f, 0.0f}});
+  all.member_logits = {{{1.0f, 0.0f, -1.0f}}, {{0.0f, 2.0f, 0.0f}}};
+  Predictions more = all;
+  more.ids = {"img2"};
+  all.append(more);
+  EXPECT_EQ(all.images(), 2u);
+  EXPECT_EQ(all.ids, (std::vector<std::string>{"img", "img2"}));
+  ASSERT_EQ(all.member_probabilities.size(), 2u);
+  EXPECT_EQ(all.member_probabilities[1].size(), 2u);
+  EXPECT_EQ(all.member_logits[1][1], (std::vector<float>{0.0f, 2.0f, 0.0f}));
+  Predictions other = more;
+  other.classes = {"melanoma", "benign", "nevus"};
+  EXPECT_THROW(all.append(other), Error);
 }
 
 }  // namespace

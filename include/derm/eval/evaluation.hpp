@@ -2,7 +2,7 @@
 // The evaluation report of an ensemble's predictions against true labels.
 //
 // "Decisions" are the ensemble's decision rules (majority_vote,
-// mean_probability; see derm/ensemble.hpp) and each member alone
+// mean_probability; see derm/metrics/ensemble.hpp) and each member alone
 // ("member_0", "member_1", ...). Every positive class (default: all classes but
 // the last) is evaluated one-vs-rest at a threshold per decision and class:
 // fixed (default 0.5), or chosen on validation predictions by choose_thresholds
