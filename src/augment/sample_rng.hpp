@@ -1,6 +1,7 @@
 #pragma once
 // derm's own random numbers: SplitMix64 (Steele, Lea, Flood 2014), with the
 // conversions written out so that the values are the same on every platform.
+// Header-only on purpose: a few inline functions on the hot path of every sample.
 #include <cmath>
 #include <cstdint>
 #include <utility>

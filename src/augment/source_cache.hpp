@@ -1,6 +1,7 @@
 #pragma once
 // A small thread-safe LRU cache of prepared source images, keyed by their index
 // in the split. Memory is bounded by the capacity, whatever the sample count.
+// Header-only on purpose: one small class, used by the shard run alone.
 #include <cstddef>
 #include <functional>
 #include <list>

@@ -2,7 +2,8 @@
 // What the CUDA graph recordings (GraphedForward, GraphedTrainingStep) and the
 // code that must know about them (AntialiasedResize) share.
 // DERM_WITH_CUDA is 1 in builds against a CUDA LibTorch (cuda_config.hpp);
-// everything else here exists only then.
+// everything else here exists only then. Header-only on purpose: inline
+// helpers and a template over the recording's owner.
 #include "cuda_config.hpp"
 
 #if DERM_WITH_CUDA

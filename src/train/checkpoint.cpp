@@ -79,7 +79,7 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
     }
     load_state_dict_strict(network, read_named(archive, "network", state_dict(network)), {}, path.string());
     if (average) {
-      // The identity includes --ema-decay, so a checkpoint of this run has the average.
+      // The identity includes ema_decay, so a checkpoint of this run has the average.
       const auto averaged = read_named(archive, "weight_average", average->tensors());
       torch::NoGradGuard no_grad;
       for (const auto& [name, target] : average->tensors()) {

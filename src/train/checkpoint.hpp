@@ -14,7 +14,7 @@ namespace derm {
 
 struct TrainingState {
   int epoch = 0;             // epochs completed
-  int planned_epochs = 0;    // the schedule's length: --epochs, or fewer to fit --time-limit
+  int planned_epochs = 0;    // the schedule's length: epochs, or fewer to fit the time limit
   int step_in_epoch = 0;     // steps of the current epoch completed
   std::int64_t global_step = 0;
   double best_metric = std::numeric_limits<double>::quiet_NaN();  // higher is better

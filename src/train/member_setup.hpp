@@ -1,5 +1,5 @@
 #pragma once
-// Setting up one ensemble member: its network (from scratch or --init), what
+// Setting up one ensemble member: its network (from scratch or from an init model), what
 // trains in each stage, its optimiser and its learning-rate schedule.
 #include <cstdint>
 #include <memory>
@@ -14,16 +14,16 @@
 
 namespace derm {
 
-// The member's architecture, classes and preprocessing; with --init its
+// The member's architecture, classes and preprocessing; with an init model its
 // transform_input and normalisation are the source model's.
 ModelMetadata member_metadata(const TrainOptions& options, const std::vector<std::string>& classes,
                               const std::optional<ModelMetadata>& init);
 
-// Whether --init's classifier heads go on training: it has the manifest's classes.
+// Whether the init model's classifier heads go on training: it has the manifest's classes.
 bool keeps_init_heads(const TrainOptions& options, const std::optional<ModelMetadata>& init,
                       const std::vector<std::string>& classes);
 
-// The network to train: initialised for training, then --init's weights
+// The network to train: initialised for training, then the init model's weights
 // loaded strictly (the stem, new heads and an absent auxiliary head excepted).
 Model initial_model(const TrainOptions& options, const ModelMetadata& metadata, bool keep_init_heads);
 
@@ -36,7 +36,7 @@ void set_training_mode(InceptionV3& net, bool heads_only);
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& options, InceptionV3& net);
 
 // Inverse-frequency class weights (mean 1 over the training images) for
-// --balance loss; undefined otherwise.
+// balance loss; undefined otherwise.
 torch::Tensor class_weights(const TrainOptions& options, const std::vector<int>& labels, std::size_t classes,
                             const torch::Device& device);
 

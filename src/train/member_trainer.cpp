@@ -87,7 +87,7 @@ class MemberTrainer {
   Model model_;
   InceptionV3& net_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  std::unique_ptr<WeightAverage> average_;  // null without --ema-decay
+  std::unique_ptr<WeightAverage> average_;  // null without ema_decay
   Schedule schedule_;
   TrainingState state_;
   fs::path checkpoint_;
@@ -127,7 +127,7 @@ MemberTrainer::MemberTrainer(TrainingRun& run, int member)
   optimizer_ = make_optimizer(o_, net_);
   if (o_.ema_decay > 0) average_ = std::make_unique<WeightAverage>(*net_, o_.ema_decay);
   state_.planned_epochs = o_.epochs;
-  // This process alone writes this member's files (--members splits them).
+  // This process alone writes this member's files (members splits them between processes).
   for (const auto& file : {checkpoint_, run_.folder.member_model(member_), run_.folder.member_record(member_)}) {
     remove_stale_temporaries(file);
   }

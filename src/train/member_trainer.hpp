@@ -31,7 +31,7 @@ struct TrainingRun {
   std::optional<ModelMetadata> init_metadata;
   EnsembleFolder folder;
   std::int64_t steps_this_process = 0;
-  std::optional<Clock::time_point> member_deadline;  // --time-limit: this member's share ends here
+  std::optional<Clock::time_point> member_deadline;  // time_limit_minutes: this member's share ends here
 };
 
 // Trains member `member` (resuming from its checkpoint when there is one) and

@@ -1,5 +1,6 @@
 #pragma once
-// Text helpers shared by the library's messages and files.
+// Text helpers shared by the library's messages and files. Header-only on
+// purpose: templates over any range of strings.
 #include <string>
 
 namespace derm {

@@ -22,7 +22,7 @@ std::vector<std::string> grouped_split(const std::vector<SplitItem>& items,
                                        std::uint64_t seed);
 
 // "0.8,0.1,0.1" -> train/val/test; "0.9,0.1" -> train/test;
-// "train=0.7,val=0.15,test=0.15" names them. derm::Error naming --split otherwise.
+// "train=0.7,val=0.15,test=0.15" names them. derm::OptionError naming split_fractions otherwise.
 std::vector<std::pair<std::string, double>> parse_split_fractions(const std::string& text);
 
 }  // namespace derm

@@ -3,7 +3,7 @@
 // folder plus its image folder) into labelled images with a diagnosis code
 // (see diagnosis.hpp); tasks decide later which classes they become.
 //
-// Formats (the string before the first ':' of a --source):
+// Formats (the string before the first ':' of a source spec):
 //   isic2017 / isic2016  CSV `image_id,melanoma,seborrheic_keratosis`, 1.0/0.0
 //                        (neither = nevus) - the Part 3 ground truth
 //   isic2018 / isic2019  one-hot CSV `image,MEL,NV,BCC,AKIEC,BKL,DF,VASC` (2018) or

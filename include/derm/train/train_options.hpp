@@ -76,7 +76,7 @@ struct TrainOptions {
   std::vector<int> members;
   std::uint64_t seed = 1;
   int epochs = 30;
-  int head_epochs = -1;     // epochs training only the heads first; -1: 1 with new heads on --init, else 0
+  int head_epochs = -1;     // epochs training only the heads first; -1: 1 with new heads on init, else 0
   int batch_size = 32;
   OptimizerKind optimizer = OptimizerKind::adamw;
   double lr = 1e-3;         // peak learning rate; SGD fine-tuning suits ~0.01
@@ -121,7 +121,7 @@ struct TrainOptions {
 };
 
 // derm::OptionError naming the first impossible option (by its field name), or
-// derm::Error for an --init or --shards that is not there.
+// derm::Error for an init model or shards folder that is not there.
 void validate_train_options(const TrainOptions& options);
 
 // Everything that determines the trajectory of member `member`'s training: a
