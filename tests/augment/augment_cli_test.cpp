@@ -5,6 +5,7 @@
 #include "derm/core/atomic_file.hpp"
 #include "derm/augment/shard_files.hpp"
 #include "derm/augment/tar.hpp"
+#include "derm/version.hpp"
 
 namespace derm {
 namespace {
@@ -83,7 +84,7 @@ TEST_F(AugmentCli, ImpossibleOptionsAreOneLineErrorsNamingTheOption) {
   EXPECT_FALSE(fs::exists(dir_ / "x" / "shard-000000.tar"));
   std::string out;
   EXPECT_EQ(run("--version", &out), 0);
-  EXPECT_EQ(out, "derm-augment 0.1.0\n");
+  EXPECT_EQ(out, std::string("derm-augment ") + DERM_VERSION + "\n");
 }
 
 TEST_F(AugmentCli, PreviewWritesALabelledContactSheet) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "derm/version.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -26,7 +27,7 @@ TEST(PrepCli, HelpDocumentsTasksAndSources) {
   EXPECT_NE(out.find("ham10000:CSV:IMAGE_DIR"), std::string::npos);
   EXPECT_NE(out.find("--drop-leaks"), std::string::npos);
   ASSERT_EQ(run_prep("--version", &out, &err), 0);
-  EXPECT_EQ(out, "derm-prep 0.1.0\n");
+  EXPECT_EQ(out, std::string("derm-prep ") + DERM_VERSION + "\n");
 }
 
 TEST(PrepCli, ErrorsAreOneLineWithExitCodes) {
