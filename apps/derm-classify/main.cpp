@@ -47,6 +47,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("-j,--workers", r.workers, "Image decoding threads")->check(derm::cli::at_least(1))
       ->capture_default_str();
+  app.add_option("--heatmap", r.heatmap_dir,
+                 "Write a Grad-CAM overlay <image>.<class>.png of every image into this folder (where the networks "
+                 "looked)");
+  app.add_option("--heatmap-class", r.heatmap_class, "The class of the heatmaps: predicted (the majority vote's) or a "
+                                                     "class name")
+      ->capture_default_str();
+  app.add_option("--heatmap-layer", r.heatmap_layer, "The layer Grad-CAM reads (e.g. Mixed_7c, Mixed_6e)")
+      ->capture_default_str();
   app.add_flag("-q,--quiet", r.quiet, "No progress or warnings on stderr");
 
   const auto run = [&] {
@@ -70,5 +78,7 @@ int main(int argc, char** argv) {
     if (failed == 0) return derm::cli::kExitOk;
     return failed == static_cast<int>(result.images.size()) ? derm::cli::kExitFailure : derm::cli::kExitPartial;
   };
-  return derm::cli::run_tool(app, argc, argv, run, {{"models", "--model"}, {"tta_views", "--tta"}, {"images", "IMAGES"}});
+  return derm::cli::run_tool(app, argc, argv, run,
+                             {{"models", "--model"}, {"tta_views", "--tta"}, {"images", "IMAGES"},
+                              {"heatmap_dir", "--heatmap"}});
 }

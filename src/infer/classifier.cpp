@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
+#include <opencv2/imgproc.hpp>
+
 #include "derm/core/error.hpp"
 #include "derm/model/ensemble_folder.hpp"
+#include "derm/model/grad_cam.hpp"
 #include "derm/model/graphed_forward.hpp"
 #include "derm/model/model_io.hpp"
 #include "derm/model/network_outputs.hpp"
@@ -117,6 +120,30 @@ Predictions Classifier::classify(const std::vector<cv::Mat>& rgb_images, const s
     append_rows(predictions.member_probabilities[m], probabilities / tta_views);
   }
   return predictions;
+}
+
+Heatmap Classifier::heatmap(const cv::Mat& rgb, int class_index, const std::string& layer) {
+  if (class_index < 0 || class_index >= static_cast<int>(state_->classes.size())) {
+    throw Error("heatmap: class " + std::to_string(class_index) + " is not one of the " +
+                std::to_string(state_->classes.size()) + " classes");
+  }
+  Heatmap heatmap;
+  heatmap.class_name = state_->classes[static_cast<std::size_t>(class_index)];
+  heatmap.layer = layer;
+  heatmap.map = cv::Mat::zeros(rgb.size(), CV_32F);
+  for (std::size_t m = 0; m < state_->models.size(); ++m) {
+    Model& model = state_->models[m];
+    const Preprocessing& p = model.metadata.preprocessing;
+    const auto x = normalize_batch(to_chw_uint8(prepare_image(rgb, p)).unsqueeze(0).to(state_->device), p);
+    const torch::Tensor cam = grad_cam(model.network, x, class_index, layer).cpu().contiguous();
+    const cv::Mat layer_map(static_cast<int>(cam.size(0)), static_cast<int>(cam.size(1)), CV_32F, cam.data_ptr<float>());
+    heatmap.member_maps.push_back(layer_map.clone());
+    cv::Mat square;
+    cv::resize(layer_map, square, cv::Size(p.input_size, p.input_size), 0, 0, cv::INTER_LINEAR);
+    heatmap.map += square_to_image(square, rgb.size(), p.resize_policy);
+  }
+  heatmap.map /= static_cast<double>(state_->models.size());
+  return heatmap;
 }
 
 }  // namespace derm

@@ -1,11 +1,15 @@
 #include "derm/infer/classify.hpp"
 
+#include <algorithm>
+#include <map>
 #include <sstream>
 
+#include "derm/core/atomic_file.hpp"
 #include "derm/core/error.hpp"
 #include "derm/core/image.hpp"
 #include "derm/core/parallel.hpp"
 #include "derm/core/progress.hpp"
+#include "derm/core/text.hpp"
 
 namespace derm {
 
@@ -13,6 +17,14 @@ int ClassifyResult::failed() const {
   int count = 0;
   for (const auto& error : errors) count += error.empty() ? 0 : 1;
   return count;
+}
+
+void ClassifyResult::append(const ClassifyResult& more) {
+  images.insert(images.end(), more.images.begin(), more.images.end());
+  errors.insert(errors.end(), more.errors.begin(), more.errors.end());
+  predictions.append(more.predictions);
+  decisions.append(more.decisions);
+  heatmaps.insert(heatmaps.end(), more.heatmaps.begin(), more.heatmaps.end());
 }
 
 namespace {
@@ -37,46 +49,109 @@ void check_batch_size(int batch_size) {
   if (batch_size < 1) throw OptionError("batch_size", "must be at least 1");
 }
 
+// Where each image's heatmap overlay goes: <stem>.<class>.png; two images of
+// one stem would write the same file.
+void check_heatmap_files(const std::vector<std::filesystem::path>& images) {
+  std::map<std::string, std::filesystem::path> by_stem;
+  for (const auto& image : images) {
+    const auto [it, first] = by_stem.emplace(image.stem().string(), image);
+    if (!first) {
+      throw OptionError("heatmap_dir", ": " + image.string() + " and " + it->second.string() +
+                                           " would write the same heatmap files (same file name stem)");
+    }
+  }
+}
+
 }  // namespace
+
+void check_heatmap_class(const std::string& heatmap_class, const std::vector<std::string>& classes) {
+  if (heatmap_class == "predicted" || std::find(classes.begin(), classes.end(), heatmap_class) != classes.end()) return;
+  throw OptionError("heatmap_class", "'" + heatmap_class + "': expected predicted or one of the classes (" +
+                                         join(classes, ", ") + ")");
+}
+
+ClassifyResult make_result(const Classifier& classifier, std::vector<std::filesystem::path> images,
+                           std::vector<std::string> errors, Predictions predictions, int tta_views) {
+  ClassifyResult result;
+  result.classes = classifier.classes();
+  result.models = classifier.member_paths();
+  result.device = classifier.device();
+  result.untrained = classifier.untrained();
+  result.tta_views = tta_views;
+  result.images = std::move(images);
+  result.errors = std::move(errors);
+  result.predictions = std::move(predictions);
+  if (result.predictions.images() > 0) result.decisions = decide(result.predictions);
+  return result;
+}
+
+void add_heatmaps(ClassifyResult& result, Classifier& classifier, const std::vector<cv::Mat>& classified_rgb,
+                  const std::string& heatmap_class, const std::string& heatmap_layer) {
+  check_heatmap_class(heatmap_class, result.classes);
+  for (std::size_t i = 0; i < classified_rgb.size(); ++i) {
+    const int class_index =
+        heatmap_class == "predicted"
+            ? result.decisions.majority_vote.at(i)
+            : static_cast<int>(std::find(result.classes.begin(), result.classes.end(), heatmap_class) -
+                               result.classes.begin());
+    ImageHeatmap image;
+    image.heatmap = classifier.heatmap(classified_rgb[i], class_index, heatmap_layer);
+    image.overlay = heatmap_overlay(classified_rgb[i], image.heatmap.map);
+    result.heatmaps.push_back(std::move(image));
+  }
+}
 
 ClassifyResult classify_images(const ClassifyRequest& request) {
   const std::vector<std::filesystem::path> paths = expand_folders(request.images);
   if (paths.empty()) throw OptionError("images", "is required: no image given");
   check_batch_size(request.batch_size);
+  const bool heatmaps = !request.heatmap_dir.empty();
+  if (heatmaps) check_heatmap_files(paths);
   Classifier classifier(request.classifier);
-  ClassifyResult result;
-  result.classes = classifier.classes();
-  result.models = classifier.member_paths();
-  result.device = classifier.device();
-  result.tta_views = request.tta_views;
-  result.untrained = classifier.untrained();
-  result.images = paths;
-  result.errors.resize(paths.size());
-  result.predictions.classes = result.classes;
+  if (heatmaps) {
+    check_heatmap_class(request.heatmap_class, classifier.classes());
+    std::filesystem::create_directories(request.heatmap_dir);
+  }
+  ClassifyResult result = make_result(classifier, {}, {}, {}, request.tta_views);
+  result.predictions.classes = classifier.classes();
 
   Progress progress("classify", static_cast<std::int64_t>(paths.size()), request.quiet || paths.size() < 8);
   for (std::size_t start = 0; start < paths.size(); start += static_cast<std::size_t>(request.batch_size)) {
     const std::size_t end = std::min(paths.size(), start + static_cast<std::size_t>(request.batch_size));
-    std::vector<cv::Mat> decoded(end - start);
+    const std::vector<std::filesystem::path> batch_paths(paths.begin() + static_cast<std::ptrdiff_t>(start),
+                                                         paths.begin() + static_cast<std::ptrdiff_t>(end));
+    std::vector<cv::Mat> decoded(batch_paths.size());
+    std::vector<std::string> errors(batch_paths.size());
     parallel_for(decoded.size(), request.workers, [&](std::size_t k) {
       try {
-        decoded[k] = read_rgb_image(paths[start + k]);
+        decoded[k] = read_rgb_image(batch_paths[k]);
       } catch (const Error& e) {
-        result.errors[start + k] = e.what();
+        errors[k] = e.what();
       }
     });
-    std::vector<cv::Mat> batch;
+    std::vector<cv::Mat> classified;
     std::vector<std::string> ids;
     for (std::size_t k = 0; k < decoded.size(); ++k) {
       if (decoded[k].empty()) continue;
-      batch.push_back(decoded[k]);
-      ids.push_back(paths[start + k].string());
+      classified.push_back(decoded[k]);
+      ids.push_back(batch_paths[k].string());
     }
-    result.predictions.append(classifier.classify(batch, ids, request.tta_views));
+    ClassifyResult batch = make_result(classifier, batch_paths, std::move(errors),
+                                       classifier.classify(classified, ids, request.tta_views), request.tta_views);
+    if (heatmaps) {
+      add_heatmaps(batch, classifier, classified, request.heatmap_class, request.heatmap_layer);
+      for (std::size_t i = 0; i < batch.heatmaps.size(); ++i) {
+        ImageHeatmap& heatmap = batch.heatmaps[i];
+        heatmap.file = request.heatmap_dir / (std::filesystem::path(ids[i]).stem().string() + "." +
+                                              heatmap.heatmap.class_name + ".png");
+        const std::string png = encode_png(heatmap.overlay);
+        write_file_atomically(heatmap.file, [&](std::ostream& out) { out << png; });
+      }
+    }
+    result.append(batch);
     progress.advance(static_cast<std::int64_t>(end - start));
   }
   progress.finish();
-  if (result.predictions.images() > 0) result.decisions = decide(result.predictions);
   return result;
 }
 
@@ -100,6 +175,24 @@ Predictions predict_entries(Classifier& classifier, const std::vector<ManifestEn
 }
 
 namespace {
+
+// A map's values row by row.
+nlohmann::json rows_of(const cv::Mat& map) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (int y = 0; y < map.rows; ++y) {
+    const float* row = map.ptr<float>(y);
+    rows.push_back(std::vector<float>(row, row + map.cols));
+  }
+  return rows;
+}
+
+nlohmann::json heatmap_json(const ImageHeatmap& image) {
+  nlohmann::json cam = nlohmann::json::array();
+  for (const auto& map : image.heatmap.member_maps) cam.push_back(rows_of(map));
+  nlohmann::json out{{"class", image.heatmap.class_name}, {"layer", image.heatmap.layer}, {"cam", cam}};
+  if (!image.file.empty()) out["file"] = image.file.string();
+  return out;
+}
 
 template <class Values>
 nlohmann::json by_class(const std::vector<std::string>& classes, const Values& values) {
@@ -140,6 +233,7 @@ nlohmann::json to_json(const ClassifyResult& result, bool include_logits) {
       members.push_back(std::move(member));
     }
     item["members"] = std::move(members);
+    if (i < result.heatmaps.size()) item["heatmap"] = heatmap_json(result.heatmaps[i]);
     images.push_back(std::move(item));
   }
   nlohmann::json models = nlohmann::json::array();
@@ -176,6 +270,9 @@ std::string to_text(const ClassifyResult& result, bool include_logits) {
     out << "\n   ";
     for (std::size_t c = 0; c < classes.size(); ++c) out << " " << classes[c] << " " << d.mean_probabilities[i][c];
     out << "\n";
+    if (i < result.heatmaps.size() && !result.heatmaps[i].file.empty()) {
+      out << "    heatmap (" << result.heatmaps[i].heatmap.class_name << "): " << result.heatmaps[i].file.string() << "\n";
+    }
     if (include_logits) {
       for (std::size_t m = 0; m < members; ++m) {
         out << "    logits[" << m << "]";

@@ -74,6 +74,14 @@ std::vector<std::vector<double>> mean_probabilities(const Predictions& predictio
   return mean;
 }
 
+void EnsembleDecisions::append(const EnsembleDecisions& more) {
+  mean_probabilities.insert(mean_probabilities.end(), more.mean_probabilities.begin(), more.mean_probabilities.end());
+  member_classes.insert(member_classes.end(), more.member_classes.begin(), more.member_classes.end());
+  votes.insert(votes.end(), more.votes.begin(), more.votes.end());
+  majority_vote.insert(majority_vote.end(), more.majority_vote.begin(), more.majority_vote.end());
+  mean_probability.insert(mean_probability.end(), more.mean_probability.begin(), more.mean_probability.end());
+}
+
 EnsembleDecisions decide(const Predictions& predictions) {
   EnsembleDecisions d;
   d.mean_probabilities = mean_probabilities(predictions);

@@ -235,7 +235,22 @@ InceptionV3Impl::InceptionV3Impl(const InceptionV3Options& opts) : options(opts)
 
 torch::Tensor InceptionV3Impl::forward(torch::Tensor x) { return forward_with_aux(std::move(x)).logits; }
 
-InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x) {
+std::vector<std::string> InceptionV3Impl::layer_names() const {
+  std::vector<std::string> names;
+  if (stem) names.push_back("stem");
+  for (const char* name : {"Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+                           "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+                           "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"}) {
+    names.emplace_back(name);
+  }
+  return names;
+}
+
+InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x, const std::string& keep) {
+  InceptionV3Output out;
+  const auto kept = [&](const char* layer, const torch::Tensor& y) {
+    if (keep == layer) out.kept = y;
+  };
   if (options.transform_input) {
     auto ch0 = x.select(1, 0).unsqueeze(1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5;
     auto ch1 = x.select(1, 1).unsqueeze(1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5;
@@ -245,42 +260,58 @@ InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x) {
   if (stem) {
     // N x 3 x input_size x input_size
     x = stem(x);
+    kept("stem", x);
   }
   // N x 3 x 299 x 299
   x = Conv2d_1a_3x3(x);
+  kept("Conv2d_1a_3x3", x);
   // N x 32 x 149 x 149
   x = Conv2d_2a_3x3(x);
+  kept("Conv2d_2a_3x3", x);
   // N x 32 x 147 x 147
   x = Conv2d_2b_3x3(x);
+  kept("Conv2d_2b_3x3", x);
   // N x 64 x 147 x 147
   x = max_pool_3x3_stride2(x);
   // N x 64 x 73 x 73
   x = Conv2d_3b_1x1(x);
+  kept("Conv2d_3b_1x1", x);
   // N x 80 x 73 x 73
   x = Conv2d_4a_3x3(x);
+  kept("Conv2d_4a_3x3", x);
   // N x 192 x 71 x 71
   x = max_pool_3x3_stride2(x);
   // N x 192 x 35 x 35
   x = Mixed_5b(x);
+  kept("Mixed_5b", x);
   // N x 256 x 35 x 35
   x = Mixed_5c(x);
+  kept("Mixed_5c", x);
   // N x 288 x 35 x 35
   x = Mixed_5d(x);
+  kept("Mixed_5d", x);
   // N x 288 x 35 x 35
   x = Mixed_6a(x);
+  kept("Mixed_6a", x);
   // N x 768 x 17 x 17
   x = Mixed_6b(x);
+  kept("Mixed_6b", x);
   x = Mixed_6c(x);
+  kept("Mixed_6c", x);
   x = Mixed_6d(x);
+  kept("Mixed_6d", x);
   x = Mixed_6e(x);
+  kept("Mixed_6e", x);
   // N x 768 x 17 x 17
-  InceptionV3Output out;
   if (AuxLogits && is_training()) out.aux_logits = AuxLogits(x);
   x = Mixed_7a(x);
+  kept("Mixed_7a", x);
   // N x 1280 x 8 x 8
   x = Mixed_7b(x);
+  kept("Mixed_7b", x);
   // N x 2048 x 8 x 8
   x = Mixed_7c(x);
+  kept("Mixed_7c", x);
   // N x 2048 x 8 x 8
   x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1));
   // N x 2048 x 1 x 1

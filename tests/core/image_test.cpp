@@ -1,4 +1,5 @@
 #include "derm/core/image.hpp"
+#include "derm/core/atomic_file.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -96,6 +97,31 @@ TEST(ReadRgbImage, BadInputsNameTheFile) {
   EXPECT_NE(error_of(dir / "truncated.jpg").find("truncated.jpg:"), std::string::npos);
 
   EXPECT_NE(error_of(dir.path()).find("is a folder"), std::string::npos);
+}
+
+std::string decode_error(const std::string& bytes) {
+  try {
+    decode_rgb_image(bytes, "upload");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DecodeRgbImage, DecodesBytesAsTheFileAndRefusesWhatIsNoImage) {
+  TempDir dir;
+  const cv::Mat lesion = testing::synthetic_lesion(120, 80, 4);
+  const auto png = testing::write_rgb(dir / "lesion.png", lesion);
+  EXPECT_TRUE(testing::identical_images(decode_rgb_image(read_file(png), "upload"), read_rgb_image(png)));
+  EXPECT_EQ(decode_error(""), "upload: empty file");
+  EXPECT_EQ(decode_error("{\"image\": 1}"), "upload: not an image in a format derm can read");
+  // A PNG header claiming 60000 x 60000 pixels is refused before anything is decoded.
+  std::string huge = read_file(png).substr(0, 33);
+  const unsigned char side[4] = {0x00, 0x00, 0xEA, 0x60};  // 60000, big-endian
+  huge.replace(16, 4, reinterpret_cast<const char*>(side), 4);
+  huge.replace(20, 4, reinterpret_cast<const char*>(side), 4);
+  EXPECT_EQ(decode_error(huge), "upload: image too large (60000x60000)");
+  EXPECT_NE(decode_error(read_file(png).substr(0, 200)).find("upload: cannot decode image"), std::string::npos);
 }
 
 std::vector<uchar> jpeg_of(const cv::Mat& rgb, const std::vector<int>& params = {}) {
@@ -347,6 +373,34 @@ TEST(ResizeToSquare, PoliciesGiveTheRequestedSize) {
   const cv::Mat padded = resize_to_square(wide, 64, ResizePolicy::pad);
   EXPECT_EQ(padded.at<cv::Vec3b>(0, 32), cv::Vec3b(0, 0, 0));      // top band is padding
   EXPECT_EQ(padded.at<cv::Vec3b>(32, 32), cv::Vec3b(50, 60, 70));  // centre is image
+}
+
+// A map that is 1 over the image's left half, through each policy's square and back.
+TEST(SquareToImage, MapsTheSquareBackOverTheImage) {
+  const cv::Size image(200, 100);
+  cv::Mat left(image, CV_32F, cv::Scalar(0));
+  left(cv::Rect(0, 0, 100, 100)).setTo(1.0f);
+  for (auto policy : {ResizePolicy::squash, ResizePolicy::pad, ResizePolicy::center_crop}) {
+    cv::Mat square;
+    if (policy == ResizePolicy::center_crop) {
+      // The crop shows the image's middle 100 x 100: its left half is the square's.
+      square = cv::Mat(64, 64, CV_32F, cv::Scalar(0));
+      square(cv::Rect(0, 0, 32, 64)).setTo(1.0f);
+    } else {
+      square = resize_to_square(left, 64, policy);
+    }
+    const cv::Mat back = square_to_image(square, image, policy);
+    ASSERT_EQ(back.size(), image) << name_of(policy);
+    ASSERT_EQ(back.type(), CV_32F) << name_of(policy);
+    if (policy == ResizePolicy::center_crop) {
+      EXPECT_EQ(back.at<float>(50, 20), 0.0f) << "cut off by the crop";
+      EXPECT_NEAR(back.at<float>(50, 70), 1.0f, 1e-6) << "the crop's left half";
+      EXPECT_NEAR(back.at<float>(50, 130), 0.0f, 1e-6) << "the crop's right half";
+    } else {
+      EXPECT_NEAR(back.at<float>(50, 20), 1.0f, 1e-6) << name_of(policy);
+      EXPECT_NEAR(back.at<float>(50, 180), 0.0f, 1e-6) << name_of(policy);
+    }
+  }
 }
 
 TEST(ResizePolicyNames, RoundTripAcceptAliasesAndRejectUnknown) {

@@ -1,6 +1,7 @@
 #include "derm/infer/classifier.hpp"
 
 #include <gtest/gtest.h>
+#include <opencv2/core.hpp>
 
 #include "derm/core/error.hpp"
 #include "derm/model/model_files.hpp"
@@ -75,6 +76,50 @@ TEST_F(EnsembleOfThree, RefusesImpossibleViewsAndMismatchedIds) {
   }
   EXPECT_THROW(ensemble.classify(images_, {"a"}), Error);
   EXPECT_EQ(ensemble.classify({}, {}).images(), 0u);
+}
+
+TEST_F(EnsembleOfThree, HeatmapIsTheMeanOfTheMembersNormalisedMapsOverTheImage) {
+  Classifier ensemble(options(members_));
+  const cv::Mat& image = images_[0];
+  const Heatmap heatmap = ensemble.heatmap(image, 2, "Mixed_6e");
+  EXPECT_EQ(heatmap.class_name, "nevus");
+  EXPECT_EQ(heatmap.layer, "Mixed_6e");
+  ASSERT_EQ(heatmap.member_maps.size(), 3u);
+  ASSERT_EQ(heatmap.map.size(), image.size());
+  ASSERT_EQ(heatmap.map.type(), CV_32F);
+  double low = 0, high = 0;
+  cv::minMaxLoc(heatmap.map, &low, &high);
+  EXPECT_GE(low, 0.0);
+  EXPECT_LE(high, 1.0 + 1e-6);
+  cv::Mat sum = cv::Mat::zeros(image.size(), CV_32F);
+  for (std::size_t m = 0; m < members_.size(); ++m) {
+    const cv::Mat& map = heatmap.member_maps[m];
+    EXPECT_EQ(map.size(), cv::Size(3, 3)) << "Mixed_6e of a 75 px input";
+    double member_high = 0;
+    cv::minMaxLoc(map, nullptr, &member_high);
+    EXPECT_TRUE(member_high == 1.0 || member_high == 0.0) << "member " << m << ": " << member_high;
+    // A member alone gives its own map.
+    Classifier alone(options({members_[m]}));
+    const Heatmap own = alone.heatmap(image, 2, "Mixed_6e");
+    EXPECT_EQ(cv::norm(own.member_maps[0], map, cv::NORM_INF), 0.0) << "member " << m;
+    sum += own.map;
+  }
+  EXPECT_LT(cv::norm(sum / 3.0, heatmap.map, cv::NORM_INF), 1e-6);
+  const cv::Mat overlay = heatmap_overlay(image, heatmap.map);
+  EXPECT_EQ(overlay.size(), image.size());
+  EXPECT_EQ(overlay.type(), CV_8UC3);
+  EXPECT_GT(cv::norm(overlay, image, cv::NORM_L1), 0.0);
+}
+
+TEST_F(EnsembleOfThree, HeatmapRefusesALayerTheNetworksLack) {
+  Classifier ensemble(options(members_));
+  try {
+    ensemble.heatmap(images_[0], 0, "Mixed_9z");
+    FAIL() << "an unknown layer was accepted";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.option(), "heatmap_layer");
+  }
+  EXPECT_THROW(ensemble.heatmap(images_[0], 3, "Mixed_7c"), Error);
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ struct ImageReadOptions {
 // Throws derm::Error naming the file for: missing or empty file, undecodable or
 // truncated data, grayscale (dermoscopy needs colour), too small, too large.
 cv::Mat read_rgb_image(const std::filesystem::path& path, const ImageReadOptions& options = {});
+// The same for an image file's bytes (e.g. an upload); errors name `origin`.
+cv::Mat decode_rgb_image(const std::string& bytes, const std::string& origin, const ImageReadOptions& options = {});
 
 // The image files (by extension: jpg, jpeg, png, bmp, tif, tiff, webp, any
 // case) under a folder, recursively, sorted; derm::Error when it is no folder.
@@ -46,5 +48,11 @@ struct EnumNames<ResizePolicy> {
 // Resizes an RGB image to size x size by the policy (area filter when shrinking,
 // bilinear when enlarging). Returns the input itself when it already fits.
 cv::Mat resize_to_square(const cv::Mat& rgb, int size, ResizePolicy policy);
+
+// The way back for a map over a square that resize_to_square made from an image
+// of `image` size (any type, e.g. a CV_32F heatmap): the map over the image
+// itself, bilinear; zero where the square did not show the image (center_crop's
+// cut-off sides).
+cv::Mat square_to_image(const cv::Mat& square, const cv::Size& image, ResizePolicy policy);
 
 }  // namespace derm

@@ -8,6 +8,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "derm/infer/heatmap.hpp"
 #include "derm/metrics/predictions.hpp"
 #include "derm/model/model_metadata.hpp"
 
@@ -48,6 +49,12 @@ class Classifier {
   // (the 8 symmetries of the square).
   Predictions classify(const std::vector<cv::Mat>& rgb_images, const std::vector<std::string>& ids,
                        int tta_views = 1);
+
+  // Where the members looked for class `class_index` in one image: Grad-CAM
+  // on `layer` (e.g. "Mixed_7c", the last Inception block) of every member,
+  // mapped back over the image by each member's preprocessing. OptionError
+  // ("heatmap_layer") for a layer the networks do not have.
+  Heatmap heatmap(const cv::Mat& rgb, int class_index, const std::string& layer = "Mixed_7c");
 
  private:
   struct State;

@@ -53,6 +53,9 @@ struct EnsembleDecisions {
   std::vector<std::vector<int>> votes;                  // [image][class]: members voting for it
   std::vector<int> majority_vote;                       // [image]
   std::vector<int> mean_probability;                    // [image]
+
+  // The images of `more` after these.
+  void append(const EnsembleDecisions& more);
 };
 EnsembleDecisions decide(const Predictions& predictions);
 

@@ -3,6 +3,7 @@
 // torchvision's inception_v3, so that torchvision state_dicts map one to one,
 // plus an optional learned-resizer stem that lets the network read images
 // larger than the backbone's 299x299 (e.g. 700x700 dermoscopy images).
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -101,6 +102,7 @@ struct FoldOptions {
 struct InceptionV3Output {
   torch::Tensor logits;
   torch::Tensor aux_logits;  // undefined unless training with aux_logits
+  torch::Tensor kept;        // the output of the layer forward_with_aux was asked to keep
 };
 
 struct InceptionV3Impl : torch::nn::Module {
@@ -108,8 +110,12 @@ struct InceptionV3Impl : torch::nn::Module {
 
   // x: N x 3 x H x W, ImageNet-normalised RGB -> N x num_classes logits.
   torch::Tensor forward(torch::Tensor x);
-  // As forward, plus the auxiliary classifier's logits in training mode.
-  InceptionV3Output forward_with_aux(torch::Tensor x);
+  // As forward, plus the auxiliary classifier's logits in training mode and
+  // the output of layer `keep` (one of layer_names(), e.g. "Mixed_7c"), e.g. for Grad-CAM.
+  InceptionV3Output forward_with_aux(torch::Tensor x, const std::string& keep = {});
+  // The layers forward_with_aux can keep, in order: "stem" when there is one,
+  // the convolutions from Conv2d_1a_3x3, the Inception blocks to Mixed_7c.
+  std::vector<std::string> layer_names() const;
 
   // The parameters of the classification heads (fc and AuxLogits.fc).
   std::vector<torch::Tensor> head_parameters();
