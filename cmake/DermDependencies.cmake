@@ -15,6 +15,9 @@ find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Threads REQUIRED)
+# cpp-httplib (derm-serve): Debian ships it compiled, with the defines its build used in its .pc file.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 # A pip/zip LibTorch ships its own fmt headers in its include folder, which is
 # searched before /usr/include; spdlog was built against the system fmt, so a

@@ -23,4 +23,14 @@ void Predictions::append(const Predictions& more) {
   append_rows(member_logits, more.member_logits);
 }
 
+Predictions Predictions::image(std::size_t i) const {
+  if (i >= images()) throw Error("predictions: no image " + std::to_string(i) + " of " + std::to_string(images()));
+  Predictions one;
+  one.classes = classes;
+  one.ids = {ids[i]};
+  for (const auto& member : member_probabilities) one.member_probabilities.push_back({member.at(i)});
+  for (const auto& member : member_logits) one.member_logits.push_back({member.at(i)});
+  return one;
+}
+
 }  // namespace derm

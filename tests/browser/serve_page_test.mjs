@@ -7,7 +7,8 @@
 // checks the Grad-CAM overlay, the untrained banner, the opacity slider (by
 // keyboard) and the 360 px layout, and saves a full-page screenshot.
 // Exit 0: passed (one JSON line on stdout); 1: a check failed (stderr says
-// which); 2: bad usage; 77: skipped (no browser or no playwright-core).
+// which; also when playwright-core is not installed); 2: bad usage; 77:
+// skipped (Chromium is missing or cannot start).
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -50,8 +51,8 @@ async function launchChromium() {
   try {
     ({chromium} = await import('playwright-core'));
   } catch (e) {
-    console.log(`SKIP: playwright-core is not installed (npm ci --prefix ${path.dirname(process.argv[1])}): ${e.code || e.message}`);
-    process.exit(SKIP);
+    console.error(`FAIL: playwright-core is not installed (npm ci --prefix ${path.dirname(process.argv[1])}): ${e.code || e.message}`);
+    process.exit(1);
   }
   const executablePath = process.env.DERM_CHROMIUM || '/usr/bin/chromium';
   if (!fs.existsSync(executablePath)) {

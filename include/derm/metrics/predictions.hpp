@@ -24,6 +24,8 @@ struct Predictions {
 
   // The images of `more` (same classes and members) after these.
   void append(const Predictions& more);
+  // Image i alone.
+  Predictions image(std::size_t i) const;
 };
 
 }  // namespace derm
