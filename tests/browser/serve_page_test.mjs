@@ -1,11 +1,12 @@
 // Real-browser test of derm-serve's page: Debian's Chromium driven by playwright-core.
 //
-//   node serve_page_test.mjs URL IMAGE SCREENSHOT_PNG [--expect-untrained]
+//   node serve_page_test.mjs URL IMAGE SCREENSHOT_PNG [--expect-untrained] [--api-key KEY]
 //
 // URL is the server's root (http://127.0.0.1:PORT/). Uploads IMAGE through the
 // page, checks what it shows against the API's own answer for the same bytes,
 // checks the Grad-CAM overlay, the untrained banner, the opacity slider (by
-// keyboard) and the 360 px layout, and saves a full-page screenshot.
+// keyboard) and the 360 px layout, and saves a full-page screenshot. With
+// --api-key the server wants that key: the page must ask for it and use it.
 // Exit 0: passed (one JSON line on stdout); 1: a check failed (stderr says
 // which; also when playwright-core is not installed); 2: bad usage; 77:
 // skipped (Chromium is missing or cannot start).
@@ -16,13 +17,16 @@ const SKIP = 77;
 const CLASSIFY_TIMEOUT_MS = 60_000;
 
 function usage() {
-  console.error('usage: node serve_page_test.mjs URL IMAGE SCREENSHOT_PNG [--expect-untrained]');
+  console.error('usage: node serve_page_test.mjs URL IMAGE SCREENSHOT_PNG [--expect-untrained] [--api-key KEY]');
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
 const expectUntrained = args.includes('--expect-untrained');
-const positional = args.filter((a) => a !== '--expect-untrained');
+const keyAt = args.indexOf('--api-key');
+const apiKey = keyAt >= 0 ? args[keyAt + 1] : '';
+if (keyAt >= 0 && !apiKey) usage();
+const positional = args.filter((a, i) => a !== '--expect-untrained' && (keyAt < 0 || (i !== keyAt && i !== keyAt + 1)));
 if (positional.length !== 3 || positional.some((a) => a.startsWith('--'))) usage();
 const [urlArg, imagePath, screenshotPath] = positional;
 const baseUrl = urlArg.endsWith('/') ? urlArg : urlArg + '/';
@@ -37,8 +41,9 @@ const CONTENT_TYPES = {'.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'ima
 
 // The API's own answer for the image, from Node.
 async function apiAnswer(bytes, contentType) {
-  const response = await fetch(baseUrl + 'v1/classify?heatmap=predicted',
-                               {method: 'POST', body: bytes, headers: {'Content-Type': contentType}});
+  const headers = {'Content-Type': contentType};
+  if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
+  const response = await fetch(baseUrl + 'v1/classify?heatmap=predicted', {method: 'POST', body: bytes, headers});
   const text = await response.text();
   check(response.ok, `API: POST v1/classify answered ${response.status}: ${text.slice(0, 300)}`);
   const answer = JSON.parse(text);
@@ -127,6 +132,18 @@ async function run(browser) {
   await narrow.context().close();
 
   const page = await openPage(browser, {width: 1100, height: 900}, problems);
+  if (apiKey) {
+    // A keyed server answers the page's first call with 401: the page asks for the key, then uses it.
+    await page.waitForSelector('#key-form', {state: 'visible', timeout: 10_000})
+        .catch(() => { throw new CheckFailed('#key-form never appeared though the server wants a key'); });
+    check(await page.$eval('#api-key', (el) => el.labels && el.labels.length > 0), '#api-key has no <label>');
+    await page.fill('#api-key', apiKey);
+    await page.press('#api-key', 'Enter');
+    await page.waitForSelector('#key-form', {state: 'hidden', timeout: 10_000});
+    await page.waitForFunction(() => document.getElementById('model-info').textContent.includes('members'), null,
+                               {timeout: 10_000})
+        .catch(() => { throw new CheckFailed('the model description did not load with the key'); });
+  }
   check(await page.getByText('Research use only. Not a medical device.').first().isVisible(),
         '"Research use only. Not a medical device." is not visible');
   check((await page.textContent('#status')).trim() === 'ready', `#status is not "ready" before an upload`);
