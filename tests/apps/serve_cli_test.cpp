@@ -163,6 +163,27 @@ TEST_F(Serve, AnApiKeyFileGuardsTheApi) {
   EXPECT_NE(page->body.find("Not a medical device"), std::string::npos);
 }
 
+TEST_F(Serve, CorsOnlyWhenAskedAndATimeoutIs503) {
+  const auto closed = start();
+  const auto plain = post(closed->port(), images_[0]);
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->has_header("Access-Control-Allow-Origin"));
+  EXPECT_FALSE(plain->get_header_value("X-Request-Id").empty());
+
+  const auto open = start({"--cors-origin", "https://viewer.clinic.example", "--request-timeout-ms", "1"});
+  httplib::Client client("127.0.0.1", open->port());
+  const auto preflight = client.Options("/v1/classify");
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->get_header_value("Access-Control-Allow-Origin"), "https://viewer.clinic.example");
+  // A forward pass takes longer than 1 ms: the request gives up waiting.
+  const auto late = post(open->port(), images_[0]);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 503) << late->body;
+  EXPECT_EQ(late->get_header_value("Retry-After"), "1");
+  EXPECT_NE(late->body.find("timed out after 1 ms"), std::string::npos) << late->body;
+  EXPECT_EQ(late->get_header_value("Access-Control-Allow-Origin"), "https://viewer.clinic.example");
+}
+
 // 16 clients sending 25 requests each, of the given images in turn.
 struct LoadOutcome {
   std::map<int, int> statuses;
@@ -251,15 +272,30 @@ TEST_F(Serve, AFullQueueAnswers503AndNothingHangs) {
   EXPECT_EQ(outcome.retry_after_missing, 0);
 }
 
+// The queue-depth gauge of /metrics.
+double queue_depth(int port) {
+  httplib::Client client("127.0.0.1", port);
+  const auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  const auto at = res->body.find("\nderm_queue_depth ");
+  return at == std::string::npos ? -1 : std::stod(res->body.substr(at + 18));
+}
+
 TEST_F(Serve, SigtermAnswersTheRequestsInFlightThenExitsZero) {
-  const auto server = start({"--max-batch", "2"});
+  // A 299 px network one image at a time: the burst stays in flight for seconds.
+  UntrainedModelOptions o;
+  create_untrained_model(dir_ / "slow.safetensors", o);
+  // Threads for the 8 requests and for the test's look at /metrics.
+  ServeProcess server({"--model", (dir_ / "slow.safetensors").string(), "--port", "0", "--device", "cpu",
+                       "--max-batch", "1", "--http-threads", "12"},
+                      dir_ / "serve.log");
   std::atomic<int> answered{0};
   std::atomic<int> answered_after_signal{0};
   std::atomic<bool> signalled{false};
   std::vector<std::thread> clients;
   for (int c = 0; c < 8; ++c) {
     clients.emplace_back([&, c] {
-      httplib::Client client("127.0.0.1", server->port());
+      httplib::Client client("127.0.0.1", server.port());
       client.set_read_timeout(300, 0);
       const auto res = client.Post("/v1/classify", images_[static_cast<std::size_t>(c) % images_.size()], "image/jpeg");
       if (res && res->status == 200) {
@@ -268,16 +304,18 @@ TEST_F(Serve, SigtermAnswersTheRequestsInFlightThenExitsZero) {
       }
     });
   }
-  // The burst is in flight when at least one image is being classified.
-  for (int wait = 0; wait < 2000 && batches(server->port()).first < 1; ++wait) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Every request has arrived when one is being classified and seven wait.
+  for (int wait = 0; wait < 6000 && queue_depth(server.port()) < 7; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  const bool queued = queue_depth(server.port()) >= 7;
   signalled = true;
-  const int exit_code = server->stop(SIGTERM);
+  const int exit_code = server.stop(SIGTERM, std::chrono::seconds(120));
   for (auto& t : clients) t.join();
+  EXPECT_TRUE(queued) << "the burst never queued up";
   EXPECT_EQ(exit_code, 0) << read_file(dir_ / "serve.log");
   EXPECT_EQ(answered, 8) << "a request in flight was dropped";
-  EXPECT_GT(answered_after_signal, 0) << "the burst was over before the signal";
+  EXPECT_GE(answered_after_signal, 7) << "the burst was answered before the signal";
 }
 
 TEST_F(Serve, ReadinessWaitsForTheModelAndABadModelIsAnError) {
