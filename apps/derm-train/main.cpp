@@ -15,6 +15,7 @@ struct CommandLine {
   std::string init;
   std::string shards;
   std::string resize_policy = "squash";
+  std::string color_constancy = "none";
   std::string optimizer = "adamw";
   std::string balance = "sampler";
   std::string select_by = "auc";
@@ -61,6 +62,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->group("Network");
   app.add_option("--resize-policy", cl.resize_policy, "squash, center_crop or pad")
       ->check(derm::cli::enum_name<derm::ResizePolicy>())->capture_default_str()->group("Network");
+  app.add_option("--color-constancy", cl.color_constancy,
+                 "none, or shades_of_gray (p = 6: each input's illuminant made grey); kept in the members' files")
+      ->check(derm::cli::enum_name<derm::ColorConstancy>())->capture_default_str()->group("Network");
   app.add_flag("--no-aux", cl.no_aux, "No auxiliary classifier (it is used only when the backbone is >= 299)")
       ->group("Network");
   app.add_option("--dropout", o.dropout, "Dropout before the classifier")->capture_default_str()->group("Network");
@@ -145,6 +149,7 @@ int main(int argc, char** argv) {
     if (!cl.init.empty()) o.init = cl.init;
     if (!cl.shards.empty()) o.shards = cl.shards;
     o.resize_policy = derm::parse_enum<derm::ResizePolicy>(cl.resize_policy, "resize_policy");
+    o.color_constancy = derm::parse_enum<derm::ColorConstancy>(cl.color_constancy, "color_constancy");
     o.optimizer = derm::parse_enum<derm::OptimizerKind>(cl.optimizer, "optimizer");
     o.balance = derm::parse_enum<derm::ClassBalance>(cl.balance, "balance");
     o.select_by = derm::parse_enum<derm::SelectionMetric>(cl.select_by, "select_by");

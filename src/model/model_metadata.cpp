@@ -23,7 +23,7 @@ std::array<double, 3> rounded(const std::array<float, 3>& values) {
 json to_json(const ModelMetadata& m) {
   const auto& a = m.architecture;
   const auto& p = m.preprocessing;
-  return json{
+  json out{
       {"format", "derm-model"},
       {"format_version", kModelFormatVersion},
       {"architecture",
@@ -44,6 +44,12 @@ json to_json(const ModelMetadata& m) {
         {"std", rounded(p.std)}}},
       {"provenance", m.provenance},
   };
+  // Only when used: files written before the option existed read the same.
+  if (p.color_constancy != ColorConstancy::none) {
+    out["preprocessing"]["color_constancy"] = name_of(p.color_constancy);
+    out["preprocessing"]["color_constancy_p"] = p.color_constancy_p;
+  }
+  return out;
 }
 
 std::string class_names_problem(const std::vector<std::string>& classes) {
@@ -93,6 +99,12 @@ ModelMetadata model_metadata_from_json(const json& j, const std::string& origin)
     m.preprocessing.resize_policy = parse_enum<ResizePolicy>(p.at("resize_policy").get<std::string>(), "resize_policy");
     m.preprocessing.mean = p.at("mean").get<std::array<float, 3>>();
     m.preprocessing.std = p.at("std").get<std::array<float, 3>>();
+    m.preprocessing.color_constancy =
+        parse_enum<ColorConstancy>(p.value("color_constancy", std::string("none")), "color_constancy");
+    m.preprocessing.color_constancy_p = p.value("color_constancy_p", 6.0);
+    if (!(m.preprocessing.color_constancy_p >= 1 && m.preprocessing.color_constancy_p <= 64)) {
+      throw Error(origin + ": color_constancy_p must be in [1, 64]");
+    }
     if (m.preprocessing.input_size != m.architecture.input_size) {
       throw Error(origin + ": preprocessing input_size differs from the architecture's");
     }

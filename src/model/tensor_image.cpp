@@ -1,5 +1,7 @@
 #include "derm/model/tensor_image.hpp"
 
+#include <cmath>
+
 #include "derm/core/error.hpp"
 
 namespace derm {
@@ -17,7 +19,17 @@ torch::Tensor normalize_batch(const torch::Tensor& images, const Preprocessing& 
   const auto mean = torch::tensor({p.mean[0], p.mean[1], p.mean[2]}, options).view({1, 3, 1, 1});
   const auto std = torch::tensor({p.std[0], p.std[1], p.std[2]}, options).view({1, 3, 1, 1});
   // The element-wise ops keep the layout of the float copy.
-  return images.contiguous(format).to(torch::kFloat32).div_(255.0f).sub_(mean).div_(std);
+  auto x = images.contiguous(format).to(torch::kFloat32).div_(255.0f);
+  if (p.color_constancy == ColorConstancy::shades_of_gray) x = shades_of_gray(x, p.color_constancy_p);
+  return x.sub_(mean).div_(std);
+}
+
+torch::Tensor shades_of_gray(const torch::Tensor& images, double p) {
+  // N x 3: each image's illuminant, as a unit vector
+  const auto illuminant = images.pow(p).mean({2, 3}).pow(1.0 / p).clamp_min(1e-6);
+  const auto unit = illuminant / illuminant.norm(2, 1, /*keepdim=*/true);
+  const auto gain = (unit * std::sqrt(3.0)).reciprocal();
+  return (images * gain.view({images.size(0), 3, 1, 1})).clamp_(0.0, 1.0);
 }
 
 torch::Device parse_device(const std::string& name) {

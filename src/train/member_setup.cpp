@@ -22,6 +22,7 @@ ModelMetadata member_metadata(const TrainOptions& o, const std::vector<std::stri
   m.classes = classes;
   m.preprocessing.input_size = o.input_size;
   m.preprocessing.resize_policy = o.resize_policy;
+  m.preprocessing.color_constancy = o.color_constancy;
   if (init) {
     m.preprocessing.mean = init->preprocessing.mean;
     m.preprocessing.std = init->preprocessing.std;

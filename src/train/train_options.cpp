@@ -81,6 +81,7 @@ json run_identity(const TrainOptions& o, const std::string& manifest_fingerprint
                 {"patience", o.patience}};
   // Only when set: members and checkpoints made before the option existed stay valid.
   if (o.ema_decay > 0) identity["ema_decay"] = o.ema_decay;
+  if (o.color_constancy != ColorConstancy::none) identity["color_constancy"] = name_of(o.color_constancy);
   return identity;
 }
 

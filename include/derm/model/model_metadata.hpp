@@ -12,15 +12,29 @@
 
 namespace derm {
 
+// Colour constancy of the network's input: none, or Shades of Gray (Finlayson
+// and Trezzi 2004): each channel scaled so that the image's illuminant, the
+// Minkowski p-norm mean of each channel, becomes grey (derm::normalize_batch).
+enum class ColorConstancy { none, shades_of_gray };
+template <>
+struct EnumNames<ColorConstancy> {
+  static constexpr const char* what = "colour constancy";
+  static constexpr EnumName<ColorConstancy> names[] = {{ColorConstancy::none, "none"},
+                                                       {ColorConstancy::shades_of_gray, "shades_of_gray"}};
+};
+
 struct Preprocessing {
   int input_size = 299;
   ResizePolicy resize_policy = ResizePolicy::squash;
   std::array<float, 3> mean{0.485f, 0.456f, 0.406f};  // ImageNet, RGB order
   std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+  ColorConstancy color_constancy = ColorConstancy::none;
+  double color_constancy_p = 6;  // Shades of Gray's norm
 
   bool operator==(const Preprocessing& other) const {
     return input_size == other.input_size && resize_policy == other.resize_policy && mean == other.mean &&
-           std == other.std;
+           std == other.std && color_constancy == other.color_constancy &&
+           (color_constancy == ColorConstancy::none || color_constancy_p == other.color_constancy_p);
   }
   bool operator!=(const Preprocessing& other) const { return !(*this == other); }
 };

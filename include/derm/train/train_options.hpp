@@ -13,6 +13,7 @@
 #include "derm/augment/augment_params.hpp"
 #include "derm/core/enum_names.hpp"
 #include "derm/core/image.hpp"
+#include "derm/model/model_metadata.hpp"
 
 namespace derm {
 
@@ -66,6 +67,9 @@ struct TrainOptions {
   int input_size = 299;     // != backbone_size adds the learned-resizer stem
   int backbone_size = 299;
   ResizePolicy resize_policy = ResizePolicy::squash;
+  // Colour constancy of every input (Shades of Gray, p = 6), recorded in the
+  // members' files so that inference applies it too.
+  ColorConstancy color_constancy = ColorConstancy::none;
   bool aux_logits = true;   // only when backbone_size >= 299
   double dropout = 0.5;
 
