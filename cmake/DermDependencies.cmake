@@ -15,6 +15,13 @@ find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Threads REQUIRED)
+# Gloo's headers (Debian: libgloo-dev), which c10d's ProcessGroupGloo.hpp includes;
+# a pip/zip LibTorch may carry them in its own include folder.
+find_path(DERM_GLOO_INCLUDE_DIR gloo/config.h HINTS ${TORCH_INCLUDE_DIRS} REQUIRED)
+find_library(DERM_GLOO_LIBRARY gloo)
+if(NOT DERM_GLOO_LIBRARY)
+  set(DERM_GLOO_LIBRARY "")  # linked into libtorch_cpu
+endif()
 # cpp-httplib (derm-serve): Debian ships it compiled, with the defines its build used in its .pc file.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

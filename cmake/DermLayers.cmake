@@ -4,6 +4,7 @@
 #   core <- data <- augment          (images, files, manifests, augmentation)
 #   core <- metrics                  (AUC, ROC, bootstrap, ensemble decisions)
 #   model <- train, infer <- eval    (LibTorch: the network, training, inference, evaluation)
+#   core <- distributed -> train, eval (c10d: process groups for multi-process training and evaluation)
 #
 # A layer's build sees only its own headers and those of the layers it links
 # (each layer's include root holds nothing but derm/<layer>), so an include of a

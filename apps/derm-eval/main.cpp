@@ -26,6 +26,7 @@ struct CommandLine {
   std::string manifest;
   std::string ground_truth;
   std::string policy = "fixed";
+  std::string dist_backend = "auto";
   bool json = false;
 };
 
@@ -92,13 +93,21 @@ int main(int argc, char** argv) {
   app.add_option("-b,--batch-size", r.batch_size, "Images per forward pass")->capture_default_str()
       ->check(derm::cli::at_least(1))->group("Run");
   app.add_flag("-q,--quiet", r.quiet, "No progress or logs on stderr")->group("Run");
+  app.add_option("--dist-backend", cl.dist_backend,
+                 "Under torchrun or srun (the images shared between the ranks): auto, nccl or gloo")
+      ->capture_default_str()->check(derm::cli::enum_name<derm::DistBackend>())->group("Distributed");
+  app.add_option("--dist-timeout", r.dist_timeout_seconds,
+                 "Seconds a rank may stop responding before the others stop, naming it")
+      ->capture_default_str()->check(CLI::PositiveNumber)->group("Distributed");
 
   const auto run = [&] {
     derm::configure_logging(r.quiet ? derm::Verbosity::quiet : derm::Verbosity::normal);
     if (!cl.manifest.empty()) r.manifest = cl.manifest;
     if (!cl.ground_truth.empty()) r.isic2017_ground_truth = cl.ground_truth;
     r.thresholds.policy = derm::parse_enum<derm::ThresholdPolicy>(cl.policy, "threshold_policy");
+    r.dist_backend = derm::parse_enum<derm::DistBackend>(cl.dist_backend, "dist_backend");
     const auto report = derm::run_evaluation(r);
+    if (report.is_null()) return derm::cli::kExitOk;  // a rank other than 0: rank 0 reports
     if (cl.json) {
       std::puts(report.dump(2).c_str());
     } else {
@@ -114,5 +123,6 @@ int main(int argc, char** argv) {
                               {"isic2017_ground_truth", "--ground-truth"},
                               {"positive_classes", "--positive"},
                               {"tta_views", "--tta"},
-                              {"out_dir", "--out"}});
+                              {"out_dir", "--out"},
+                              {"dist_timeout_seconds", "--dist-timeout"}});
 }

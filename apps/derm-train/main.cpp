@@ -19,6 +19,8 @@ struct CommandLine {
   std::string optimizer = "adamw";
   std::string balance = "sampler";
   std::string select_by = "auc";
+  std::string distribute = "data";
+  std::string dist_backend = "auto";
   std::string data_on = "auto";
   bool no_augment = false;
   bool no_resume = false;
@@ -121,6 +123,24 @@ int main(int argc, char** argv) {
     shards->excludes(distortion);
   }
 
+  app.add_option("--accumulate-steps", o.accumulate_steps,
+                 "Split each step's batch into this many micro-batches whose gradients are summed (less memory; "
+                 "the same step as that many ranks)")
+      ->capture_default_str()->group("Training");
+
+  app.add_option("--distribute", cl.distribute,
+                 "Under torchrun or srun: data (each step's batch split between the ranks) or members (member k "
+                 "trained on rank (k - 1) mod ranks)")
+      ->capture_default_str()->check(derm::cli::enum_name<derm::Distribution>())->group("Distributed");
+  app.add_flag("--sync-batchnorm", o.sync_batchnorm,
+               "BatchNorm statistics over the whole batch of every rank (default: each rank's own)")
+      ->group("Distributed");
+  app.add_option("--dist-backend", cl.dist_backend, "auto (nccl on CUDA, gloo on the CPU), nccl or gloo")
+      ->capture_default_str()->check(derm::cli::enum_name<derm::DistBackend>())->group("Distributed");
+  app.add_option("--dist-timeout", o.dist_timeout_seconds,
+                 "Seconds a rank may stop responding before the others stop, naming it")
+      ->capture_default_str()->group("Distributed");
+
   app.add_option("--checkpoint-every", o.checkpoint_every, "Steps between resumable checkpoints (0 = per epoch)")
       ->capture_default_str()->group("Run");
   app.add_flag("--no-resume", cl.no_resume, "Ignore checkpoints in --out and start over")->group("Run");
@@ -154,6 +174,8 @@ int main(int argc, char** argv) {
     o.balance = derm::parse_enum<derm::ClassBalance>(cl.balance, "balance");
     o.select_by = derm::parse_enum<derm::SelectionMetric>(cl.select_by, "select_by");
     o.data_placement = derm::parse_enum<derm::DataPlacement>(cl.data_on, "data_placement");
+    o.distribute = derm::parse_enum<derm::Distribution>(cl.distribute, "distribute");
+    o.dist_backend = derm::parse_enum<derm::DistBackend>(cl.dist_backend, "dist_backend");
     o.augment = !cl.no_augment;
     o.augment_params = cl.distortions.build();
     o.resume = !cl.no_resume;
@@ -161,7 +183,7 @@ int main(int argc, char** argv) {
     o.bf16 = !cl.fp32;
     try {
       const auto summary = derm::train_ensemble(o);
-      if (cl.json) std::puts(summary.dump(2).c_str());
+      if (cl.json && !summary.is_null()) std::puts(summary.dump(2).c_str());
       return derm::cli::kExitOk;
     } catch (const derm::TrainingInterrupted& e) {
       std::fprintf(stderr, "derm-train: %s (--stop-after-steps); run again to resume\n", e.what());
@@ -172,6 +194,7 @@ int main(int argc, char** argv) {
   flags.insert({{"out_dir", "--out"},
                 {"aux_loss_weight", "--aux-weight"},
                 {"time_limit_minutes", "--time-limit"},
-                {"data_placement", "--data-on"}});
+                {"data_placement", "--data-on"},
+                {"dist_timeout_seconds", "--dist-timeout"}});
   return derm::cli::run_tool(app, argc, argv, run, flags);
 }

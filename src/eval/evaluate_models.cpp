@@ -9,6 +9,8 @@
 #include "derm/eval/evaluation_outputs.hpp"
 #include "derm/eval/ground_truth.hpp"
 #include "derm/eval/predictions_csv.hpp"
+#include "derm/model/tensor_image.hpp"
+#include "sharded_predictions.hpp"
 
 namespace derm {
 namespace fs = std::filesystem;
@@ -55,8 +57,29 @@ void check_request(const EvalRequest& r) {
 
 }  // namespace
 
-json run_evaluation(const EvalRequest& r) {
-  check_request(r);
+json run_evaluation(const EvalRequest& request) {
+  check_request(request);
+  EvalRequest r = request;
+  const LaunchInfo launch = launch_info_from_environment();
+  std::unique_ptr<ProcessGroup> group;
+  if (launch.distributed() && !r.classifier.models.empty()) {
+    torch::Device device = parse_device(r.classifier.device);
+    if (device.is_cuda()) {
+      device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(launch.local_rank));
+      r.classifier.device = device.str();
+    }
+    if (launch.rank != 0) {
+      r.quiet = true;
+      spdlog::set_level(spdlog::level::warn);
+    }
+    group = std::make_unique<ProcessGroup>(
+        launch, r.dist_backend, device,
+        std::chrono::milliseconds(static_cast<std::int64_t>(r.dist_timeout_seconds * 1000)));
+  }
+  const auto predict = [&](Classifier& classifier, const std::vector<ManifestEntry>& entries) {
+    if (group) return predict_entries_across(*group, classifier, entries, r.batch_size, r.tta_views, r.workers, r.quiet);
+    return predict_entries(classifier, entries, r.batch_size, r.tta_views, r.workers, r.quiet);
+  };
   std::optional<Manifest> manifest;
   if (r.manifest) manifest = read_manifest(*r.manifest);
   const Manifest* m = manifest ? &*manifest : nullptr;
@@ -84,11 +107,11 @@ json run_evaluation(const EvalRequest& r) {
     if (r.thresholds.policy != ThresholdPolicy::fixed) {
       spdlog::info("choosing thresholds ({}) on split '{}'", name_of(r.thresholds.policy), r.val_split);
       const auto val_entries = manifest->split(r.val_split);
-      const Predictions val = predict_entries(classifier, val_entries, r.batch_size, r.tta_views, r.workers, r.quiet);
+      const Predictions val = predict(classifier, val_entries);
       options.thresholds = choose_thresholds(val, match_labels(val, ground_truth_from_manifest(*manifest, r.val_split)),
                                              r.thresholds, options.positive_classes);
     }
-    predictions = predict_entries(classifier, manifest->split(r.split), r.batch_size, r.tta_views, r.workers, r.quiet);
+    predictions = predict(classifier, manifest->split(r.split));
   }
   if (r.thresholds.policy == ThresholdPolicy::fixed) options.fixed_threshold = r.thresholds.fixed_threshold;
   const auto file_names = [](const std::vector<fs::path>& paths) {
@@ -104,6 +127,7 @@ json run_evaluation(const EvalRequest& r) {
   if (r.manifest) source["manifest"] = r.manifest->string();
   if (r.isic2017_ground_truth) source["ground_truth"] = r.isic2017_ground_truth->string();
   options.source = source;
+  if (launch.rank != 0) return json();
   return write_evaluation_outputs(r.out_dir, predictions, match_labels(predictions, truth), options);
 }
 

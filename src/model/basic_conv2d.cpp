@@ -3,6 +3,7 @@
 #include <torch/version.h>
 
 #include "derm/model/autocast.hpp"
+#include "derm/model/batch_norm_sync.hpp"
 
 namespace derm {
 
@@ -39,7 +40,7 @@ torch::Tensor FoldedConvolution::forward(const torch::Tensor& x) const {
 
 torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
   if (folded_.defined() && !is_training()) return folded_.forward(x);
-  return bn(conv(x)).relu_();
+  return batch_norm(bn, conv(x)).relu_();
 }
 
 void BasicConv2dImpl::fold_batch_norm(bool fused_relu) {

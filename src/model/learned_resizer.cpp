@@ -1,5 +1,7 @@
 #include "derm/model/learned_resizer.hpp"
 
+#include "derm/model/batch_norm_sync.hpp"
+
 namespace derm {
 
 namespace F = torch::nn::functional;
@@ -20,7 +22,7 @@ LearnedResizerImpl::LearnedResizerImpl(const StemOptions& stem_options)
 torch::Tensor LearnedResizerImpl::forward(const torch::Tensor& x) {
   // N x 3 x S x S (S = input size, e.g. 700)
   auto features = F::leaky_relu(conv1(x), F::LeakyReLUFuncOptions().negative_slope(0.2));
-  features = bn(F::leaky_relu(conv2(features), F::LeakyReLUFuncOptions().negative_slope(0.2)));
+  features = batch_norm(bn, F::leaky_relu(conv2(features), F::LeakyReLUFuncOptions().negative_slope(0.2)));
   // N x C x S x S
   return resize(x) + conv_out(resize(features));
   // N x 3 x 299 x 299

@@ -26,6 +26,8 @@ json state_to_json(const TrainingState& s, const json& identity) {
           {"epoch_loss_sum", s.epoch_loss_sum},
           {"epoch_loss_count", s.epoch_loss_count},
           {"stopped_early", s.stopped_early},
+          {"micro_batches", s.micro_batches},
+          {"sync_batchnorm", s.sync_batchnorm},
           {"history", s.history}};
 }
 
@@ -104,6 +106,8 @@ bool load_checkpoint(const fs::path& path, torch::nn::Module& network, torch::op
     state->epoch_loss_sum = j.at("epoch_loss_sum");
     state->epoch_loss_count = j.at("epoch_loss_count");
     state->stopped_early = j.at("stopped_early");
+    state->micro_batches = j.value("micro_batches", 1);
+    state->sync_batchnorm = j.value("sync_batchnorm", false);
     state->history = j.at("history");
     return true;
   } catch (const Error&) {

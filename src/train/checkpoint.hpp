@@ -23,6 +23,10 @@ struct TrainingState {
   double epoch_loss_sum = 0;  // training loss of the current epoch so far
   int epoch_loss_count = 0;
   bool stopped_early = false;
+  // How the steps were computed: micro-batches per step (ranks x accumulation
+  // steps) and synchronised BatchNorm. Another split resumes, but not bit-identically.
+  int micro_batches = 1;
+  bool sync_batchnorm = false;
   nlohmann::json history = nlohmann::json::array();  // one record per epoch
 };
 

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "checkpoint.hpp"
+#include "data_parallel.hpp"
 #include "derm/augment/sample_seed.hpp"
 #include "derm/core/atomic_file.hpp"
 #include "derm/core/error.hpp"
@@ -53,7 +54,7 @@ class MemberTrainer {
       json record = train(epoch);
       const double metric = test(epoch, record);
       keep_if_best(epoch, metric, record);
-      log_ << record.dump() << "\n" << std::flush;
+      if (writer_) log_ << record.dump() << "\n" << std::flush;
       end_epoch(epoch, epoch_start, first_epoch_here);
     }
     finish();
@@ -67,6 +68,13 @@ class MemberTrainer {
   void finish();
 
   torch::Tensor loss_of_batch(const torch::Tensor& x, const torch::Tensor& y);
+  // A step split into micro-batches (over ranks, accumulation steps): the
+  // gradients of the whole batch's loss summed into .grad; this rank's share
+  // of the loss.
+  torch::Tensor split_step(const torch::Tensor& images, const torch::Tensor& y, const std::vector<int>& batch_labels);
+  torch::Tensor micro_batch_loss(const torch::Tensor& x, const torch::Tensor& y, double denominator);
+  // The distributed run's ranks start from rank 0's state, and agree where.
+  void join_ranks(bool resumed);
   // What is validated, selected and saved: the weight average when there is one.
   void with_selected_weights(const std::function<void()>& use) {
     if (average_) {
@@ -78,6 +86,9 @@ class MemberTrainer {
 
   TrainingRun& run_;
   const TrainOptions& o_;
+  ProcessGroup* const group_;  // null: this process alone
+  const bool writer_;          // writes the member's files: rank 0, or a process alone
+  const bool split_steps_;     // over ranks or accumulation steps
   const int member_;
   const json identity_;
   const std::uint64_t member_seed_;
@@ -95,6 +106,12 @@ class MemberTrainer {
   // Made again when the stage changes (what is trained and BatchNorm's mode).
   std::unique_ptr<GraphedTrainingStep> gradients_of_;
   bool gradients_of_heads_only_ = false;
+  // Split steps: made again when the stage changes what is trained.
+  std::unique_ptr<GradientBuckets> buckets_;
+  bool buckets_heads_only_ = false;
+  std::unique_ptr<RunningStatistics> statistics_;
+  std::unique_ptr<GroupBatchNormSync> batch_norm_sync_;
+  std::vector<double> class_weight_values_;
   std::ofstream log_;
   std::size_t stem_resize_choices_seen_ = 0;
 };
@@ -107,6 +124,9 @@ std::uint64_t seeded(std::uint64_t seed) {
 MemberTrainer::MemberTrainer(TrainingRun& run, int member)
     : run_(run),
       o_(run.options),
+      group_(run.group),
+      writer_(!group_ || group_->rank() == 0),
+      split_steps_(group_ || o_.accumulate_steps > 1),
       member_(member),
       identity_(run_identity(o_, run.manifest_fingerprint, member, run.train.on_device)),
       member_seed_(seeded(derive_seed(o_.seed, static_cast<std::uint64_t>(member), 0))),
@@ -116,8 +136,8 @@ MemberTrainer::MemberTrainer(TrainingRun& run, int member)
       model_(initial_model(o_, metadata_, keep_init_heads_)),
       net_(model_.network),
       schedule_(o_, run.train.labels.size(), keep_init_heads_),
-      checkpoint_(run.folder.member_checkpoint(member)),
-      log_(run.folder.training_log(), std::ios::app) {
+      checkpoint_(run.folder.member_checkpoint(member)) {
+  if (writer_) log_.open(run.folder.training_log(), std::ios::app);
   net_->to(run_.device);
   if (cuda_ && o_.channels_last) {
     for (auto& p : net_->parameters()) {
@@ -127,14 +147,57 @@ MemberTrainer::MemberTrainer(TrainingRun& run, int member)
   optimizer_ = make_optimizer(o_, net_);
   if (o_.ema_decay > 0) average_ = std::make_unique<WeightAverage>(*net_, o_.ema_decay);
   state_.planned_epochs = o_.epochs;
+  const int micro_batches = (group_ ? group_->size() : 1) * o_.accumulate_steps;
+  state_.micro_batches = micro_batches;
+  state_.sync_batchnorm = o_.sync_batchnorm;
   // This process alone writes this member's files (members splits them between processes).
-  for (const auto& file : {checkpoint_, run_.folder.member_model(member_), run_.folder.member_record(member_)}) {
-    remove_stale_temporaries(file);
+  if (writer_) {
+    for (const auto& file : {checkpoint_, run_.folder.member_model(member_), run_.folder.member_record(member_)}) {
+      remove_stale_temporaries(file);
+    }
   }
-  if (o_.resume && load_checkpoint(checkpoint_, *net_, *optimizer_, average_.get(), &state_, identity_, run_.device)) {
+  const bool resumed =
+      o_.resume && load_checkpoint(checkpoint_, *net_, *optimizer_, average_.get(), &state_, identity_, run_.device);
+  if (resumed) {
     spdlog::info("member {}: resuming at epoch {}, step {}", member_, state_.epoch + 1, state_.step_in_epoch);
+    if (state_.micro_batches != micro_batches || state_.sync_batchnorm != o_.sync_batchnorm) {
+      spdlog::warn("member {}: the checkpoint's steps were split into {} micro-batches{}, this run's into {}{}: it "
+                   "resumes, but not bit-identically to an uninterrupted run",
+                   member_, state_.micro_batches, state_.sync_batchnorm ? " with synchronised BatchNorm" : "",
+                   micro_batches, o_.sync_batchnorm ? " with synchronised BatchNorm" : "");
+      state_.micro_batches = micro_batches;
+      state_.sync_batchnorm = o_.sync_batchnorm;
+    }
   }
+  if (group_) join_ranks(resumed);
   class_weights_ = class_weights(o_, run_.train.labels, metadata_.classes.size(), run_.device);
+  if (class_weights_.defined()) {
+    const auto values = class_weights_.to(torch::kCPU, torch::kFloat64).contiguous();
+    class_weight_values_.assign(values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
+  }
+  if (split_steps_) {
+    std::vector<torch::Tensor> buffers;
+    for (const auto& b : net_->buffers()) buffers.push_back(b);
+    statistics_ = std::make_unique<RunningStatistics>(group_, buffers, o_.accumulate_steps);
+  }
+  if (group_ && o_.sync_batchnorm) batch_norm_sync_ = std::make_unique<GroupBatchNormSync>(*group_);
+}
+
+void MemberTrainer::join_ranks(bool resumed) {
+  const auto position = torch::tensor({static_cast<std::int64_t>(resumed), state_.global_step}, torch::kInt64);
+  const auto all = group_->all_gather(position, "comparison of the ranks' checkpoints");
+  for (int r = 1; r < group_->size(); ++r) {
+    if (!torch::equal(all[r], all[0])) {
+      throw Error(checkpoint_.string() + ": rank " + std::to_string(r) + " resumes at step " +
+                  std::to_string(all[r][1].item<std::int64_t>()) + ", rank 0 at step " +
+                  std::to_string(all[0][1].item<std::int64_t>()) +
+                  "; every rank must see the same output folder (a shared file system)");
+    }
+  }
+  std::vector<torch::Tensor> state;
+  for (const auto& p : net_->parameters()) state.push_back(p);
+  for (const auto& b : net_->buffers()) state.push_back(b);
+  group_->broadcast(state, "broadcast of rank 0's weights");
 }
 
 // A batch's loss, backward included: what a training step computes before the optimizer.
@@ -153,11 +216,68 @@ torch::Tensor MemberTrainer::loss_of_batch(const torch::Tensor& x, const torch::
   return loss.detach();
 }
 
+torch::Tensor MemberTrainer::micro_batch_loss(const torch::Tensor& x, const torch::Tensor& y, double denominator) {
+  torch::Tensor loss;
+  {
+    Bf16Autocast cast(cuda_ && o_.bf16, run_.device);
+    const auto out = net_->forward_with_aux(x);
+    const auto share = [&](const torch::Tensor& logits) {
+      return summed_cross_entropy(logits.to(torch::kFloat32), y, o_.label_smoothing, class_weights_) / denominator;
+    };
+    loss = share(out.logits);
+    if (out.aux_logits.defined() && o_.aux_loss_weight > 0) loss = loss + o_.aux_loss_weight * share(out.aux_logits);
+  }
+  loss.backward();
+  return loss.detach();
+}
+
+torch::Tensor MemberTrainer::split_step(const torch::Tensor& images, const torch::Tensor& y,
+                                        const std::vector<int>& batch_labels) {
+  for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
+  double denominator = static_cast<double>(batch_labels.size());
+  if (!class_weight_values_.empty()) {
+    denominator = 0;
+    for (const int label : batch_labels) denominator += class_weight_values_[static_cast<std::size_t>(label)];
+  }
+  const int micro_batches = o_.accumulate_steps;
+  const std::int64_t size = images.size(0) / micro_batches;
+  const int first_micro_batch = (group_ ? group_->rank() : 0) * micro_batches;
+  std::optional<SyncBatchNormScope> synchronised;
+  if (batch_norm_sync_) synchronised.emplace(batch_norm_sync_.get());
+  auto loss = torch::zeros({}, torch::TensorOptions().device(run_.device));
+  for (int k = 0; k < micro_batches; ++k) {
+    const auto x = normalize_batch(images.narrow(0, k * size, size), metadata_.preprocessing,
+                                   cuda_ && o_.channels_last ? torch::MemoryFormat::ChannelsLast
+                                                             : torch::MemoryFormat::Contiguous);
+    // Dropout masks from the step and the micro-batch's place in the whole
+    // batch: the same for any split into ranks and accumulation steps.
+    const auto step_seed = derive_seed(member_seed_, static_cast<std::uint64_t>(state_.global_step), 2);
+    const int micro_batch = first_micro_batch + k;
+    torch::manual_seed(micro_batch == 0 ? step_seed : derive_seed(step_seed, static_cast<std::uint64_t>(micro_batch), 3));
+    statistics_->before_micro_batch(k);
+    if (k + 1 == micro_batches && buckets_) buckets_->arm();
+    loss += micro_batch_loss(x, y.narrow(0, k * size, size), denominator);
+    statistics_->after_micro_batch(k);
+  }
+  if (buckets_) buckets_->finish();
+  statistics_->finish_step();
+  return loss;
+}
+
 // The epoch's training steps (from the checkpoint's step on); its log record so far.
 json MemberTrainer::train(int epoch) {
   const bool heads_only = epoch < schedule_.head_epochs;
   set_trainable(net_, heads_only);
-  if (!gradients_of_ || gradients_of_heads_only_ != heads_only) {
+  if (group_ && (!buckets_ || buckets_heads_only_ != heads_only)) {
+    buckets_.reset();
+    std::vector<torch::Tensor> trained;
+    for (const auto& p : net_->parameters()) {
+      if (p.requires_grad()) trained.push_back(p);
+    }
+    buckets_ = std::make_unique<GradientBuckets>(*group_, trained);
+    buckets_heads_only_ = heads_only;
+  }
+  if (!split_steps_ && (!gradients_of_ || gradients_of_heads_only_ != heads_only)) {
     gradients_of_ = std::make_unique<GraphedTrainingStep>(
         [this](const torch::Tensor& x, const torch::Tensor& y) { return loss_of_batch(x, y); }, net_->parameters(),
         cuda_ && o_.cuda_graphs);
@@ -168,17 +288,21 @@ json MemberTrainer::train(int epoch) {
                                    o_.balance == ClassBalance::sampler,
                                    static_cast<std::size_t>(schedule_.samples_per_epoch),
                                    derive_seed(member_seed_, static_cast<std::uint64_t>(epoch), 1)),
-                       o_.batch_size, member_seed_, epoch, run_.device);
+                       o_.batch_size, member_seed_, epoch, run_.device,
+                       group_ ? BatchSlice{group_->rank() * o_.batch_size / group_->size(),
+                                                    o_.batch_size / group_->size()}
+                              : BatchSlice{});
   Progress progress("member " + std::to_string(member_) + " epoch " + std::to_string(epoch + 1) + "/" +
                         std::to_string(state_.planned_epochs),
                     schedule_.steps_per_epoch * o_.batch_size, o_.quiet);
   progress.advance(std::int64_t{state_.step_in_epoch} * o_.batch_size);
   const auto start = Clock::now();
   const int steps_before = state_.step_in_epoch;
-  auto pending_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(run_.device));
+  auto pending_loss = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat64).device(run_.device));
   int pending_count = 0;
   const auto read_losses = [&] {
     if (pending_count == 0) return;
+    if (group_) group_->all_reduce_sum(pending_loss, "all-reduce of the training loss");
     const double sum = pending_loss.item<double>();
     if (!std::isfinite(sum)) {
       throw Error("member " + std::to_string(member_) + ": training diverged (loss " + std::to_string(sum) +
@@ -195,14 +319,18 @@ json MemberTrainer::train(int epoch) {
   for (std::int64_t step = state_.step_in_epoch; step < schedule_.steps_per_epoch; ++step) {
     set_training_mode(net_, heads_only);
     auto [images, y] = batches.step(step);
-    const auto x = normalize_batch(images, metadata_.preprocessing,
-                                   cuda_ && o_.channels_last ? torch::MemoryFormat::ChannelsLast
-                                                             : torch::MemoryFormat::Contiguous);
-    // Dropout masks from the step alone, so that a resumed run draws the same ones.
-    torch::manual_seed(derive_seed(member_seed_, static_cast<std::uint64_t>(state_.global_step), 2));
     set_learning_rate(*optimizer_, schedule_.learning_rate(o_.lr, state_.global_step, state_.planned_epochs));
-
-    const torch::Tensor loss = (*gradients_of_)(x, y);
+    torch::Tensor loss;
+    if (split_steps_) {
+      loss = split_step(images, y, batches.batch_labels(step));
+    } else {
+      const auto x = normalize_batch(images, metadata_.preprocessing,
+                                     cuda_ && o_.channels_last ? torch::MemoryFormat::ChannelsLast
+                                                               : torch::MemoryFormat::Contiguous);
+      // Dropout masks from the step alone, so that a resumed run draws the same ones.
+      torch::manual_seed(derive_seed(member_seed_, static_cast<std::uint64_t>(state_.global_step), 2));
+      loss = (*gradients_of_)(x, y);
+    }
     optimizer_->step();
     pending_loss += loss.to(torch::kFloat64);
     ++pending_count;
@@ -214,7 +342,7 @@ json MemberTrainer::train(int epoch) {
     const bool checkpoint_now = o_.checkpoint_every > 0 && state_.global_step % o_.checkpoint_every == 0 &&
                                 step + 1 < schedule_.steps_per_epoch;
     if (state_.global_step % kLossReadEvery == 0 || checkpoint_now) read_losses();
-    if (checkpoint_now) save_checkpoint(checkpoint_, *net_, *optimizer_, average_.get(), state_, identity_);
+    if (checkpoint_now && writer_) save_checkpoint(checkpoint_, *net_, *optimizer_, average_.get(), state_, identity_);
     if (o_.stop_after_steps > 0 && run_.steps_this_process >= o_.stop_after_steps) {
       throw TrainingInterrupted("stopped after " + std::to_string(run_.steps_this_process) + " steps");
     }
@@ -231,7 +359,7 @@ json MemberTrainer::train(int epoch) {
                                          state_.planned_epochs)},
           {"images_per_second", (state_.step_in_epoch - steps_before) * o_.batch_size / seconds},
           {"seconds", seconds},
-          {"cuda_graphs", gradients_of_->replaying()}};
+          {"cuda_graphs", gradients_of_ && gradients_of_->replaying()}};
 }
 
 // Validation into the record (and the stem's new resize timings); returns the
@@ -240,7 +368,7 @@ double MemberTrainer::test(int epoch, json& record) {
   double metric = static_cast<double>(epoch);  // no validation: the last epoch is the best
   if (run_.val) {
     const auto validate_now = [&] {
-      return validate_member(net_, *run_.val, metadata_, run_.device, o_.batch_size, cuda_ && o_.bf16);
+      return validate_member(net_, *run_.val, metadata_, run_.device, o_.batch_size, cuda_ && o_.bf16, group_);
     };
     std::optional<Validation> live;
     if (average_) {
@@ -295,7 +423,7 @@ void MemberTrainer::keep_if_best(int epoch, double metric, json& record) {
                                   {"init_heads", !o_.init ? json(nullptr) : keep_init_heads_ ? "kept" : "new"},
                                   {"weight_average_decay", average_ ? json(o_.ema_decay) : json(nullptr)},
                                   {"validation", record}};
-    with_selected_weights([&] { save_model(run_.folder.member_model(member_), model_); });
+    if (writer_) with_selected_weights([&] { save_model(run_.folder.member_model(member_), model_); });
   } else {
     ++state_.stale_epochs;
   }
@@ -315,7 +443,13 @@ void MemberTrainer::end_epoch(int epoch, Clock::time_point epoch_start, int firs
   }
   if (run_.member_deadline) {
     const auto now = Clock::now();
-    const int fit = epochs_that_fit(o_.epochs, state_.epoch, now - epoch_start, now, *run_.member_deadline);
+    int fit = epochs_that_fit(o_.epochs, state_.epoch, now - epoch_start, now, *run_.member_deadline);
+    if (group_) {
+      // Rank 0's clock decides for all.
+      const auto planned = torch::tensor({static_cast<std::int64_t>(fit)}, torch::kInt64);
+      group_->broadcast({planned}, "broadcast of the time limit's plan");
+      fit = static_cast<int>(planned.item<std::int64_t>());
+    }
     // A process's first epoch is slow (cuDNN autotuning, cold caches): it
     // only decides when not even one more epoch of its length fits.
     const bool first_here = epoch == first_epoch_here;
@@ -325,12 +459,13 @@ void MemberTrainer::end_epoch(int epoch, Clock::time_point epoch_start, int firs
       state_.planned_epochs = fit;
     }
   }
-  if (state_.epoch < state_.planned_epochs && !state_.stopped_early) {
+  if (state_.epoch < state_.planned_epochs && !state_.stopped_early && writer_) {
     save_checkpoint(checkpoint_, *net_, *optimizer_, average_.get(), state_, identity_);
   }
 }
 
 void MemberTrainer::finish() {
+  if (!writer_) return;
   run_.folder.write_member_record(member_, {{"member", member_},
                                             {"file", run_.folder.member_model(member_).filename().string()},
                                             {"run", identity_},

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "derm/data/manifest.hpp"
+#include "derm/distributed/process_group.hpp"
 #include "derm/model/ensemble_folder.hpp"
 #include "derm/model/model_metadata.hpp"
 #include "derm/train/train_options.hpp"
@@ -32,6 +33,8 @@ struct TrainingRun {
   EnsembleFolder folder;
   std::int64_t steps_this_process = 0;
   std::optional<Clock::time_point> member_deadline;  // time_limit_minutes: this member's share ends here
+  // The ranks that share each step's batch (distribute data); null: this process alone.
+  ProcessGroup* group = nullptr;
 };
 
 // Trains member `member` (resuming from its checkpoint when there is one) and

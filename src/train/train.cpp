@@ -8,6 +8,7 @@
 #include "derm/core/error.hpp"
 #include "derm/core/json_file.hpp"
 #include "derm/data/manifest_fingerprint.hpp"
+#include "derm/distributed/process_group.hpp"
 #include "derm/model/model_io.hpp"
 #include "derm/model/tensor_image.hpp"
 #include "member_setup.hpp"
@@ -55,6 +56,32 @@ SampleSource training_source(const TrainOptions& o, const Manifest& manifest) {
   return source;
 }
 
+// This process's part of a distributed run (launch.distributed()): its process
+// group, on its device (its local rank's GPU on CUDA). Ranks other than 0 log
+// warnings and errors alone.
+std::unique_ptr<ProcessGroup> join_run(const LaunchInfo& launch, TrainOptions& o, torch::Device& device) {
+  if (!launch.distributed()) return nullptr;
+  if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(launch.local_rank));
+  const int micro_batches = launch.world_size * o.accumulate_steps;
+  if (o.distribute == Distribution::data && (o.batch_size % micro_batches != 0 || o.batch_size / micro_batches < 2)) {
+    throw OptionError("batch_size", std::to_string(o.batch_size) + " does not split into " +
+                                        std::to_string(launch.world_size) + " ranks x {accumulate_steps} " +
+                                        std::to_string(o.accumulate_steps) + " micro-batches of at least 2 images");
+  }
+  if (launch.rank != 0) {
+    o.quiet = true;
+    spdlog::set_level(spdlog::level::warn);
+  }
+  auto group = std::make_unique<ProcessGroup>(
+      launch, o.dist_backend, device,
+      std::chrono::milliseconds(static_cast<std::int64_t>(o.dist_timeout_seconds * 1000)));
+  spdlog::info("{} ranks ({}, {} backend): {}", launch.world_size, launch.launcher, group->backend(),
+               o.distribute == Distribution::data
+                   ? "each step's batch split between them" + std::string(o.sync_batchnorm ? ", BatchNorm synchronised" : "")
+                   : "member k on rank (k - 1) mod " + std::to_string(launch.world_size));
+  return group;
+}
+
 }  // namespace
 
 json train_ensemble(const TrainOptions& options) {
@@ -64,7 +91,8 @@ json train_ensemble(const TrainOptions& options) {
   o.augment_params.resize = o.resize_policy;
   if (o.threads > 0) torch::set_num_threads(o.threads);
   cv::setNumThreads(1);  // the data pipeline parallelises over images itself
-  const torch::Device device = parse_device(o.device);
+  torch::Device device = parse_device(o.device);
+  const std::unique_ptr<ProcessGroup> group = join_run(launch_info_from_environment(), o, device);
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   fs::create_directories(o.out_dir);
 
@@ -98,7 +126,8 @@ json train_ensemble(const TrainOptions& options) {
   }
 
   TrainingRun run{o, manifest, manifest_fingerprint(manifest), device, train, val ? &*val : nullptr,
-                  init_metadata, EnsembleFolder(o.out_dir), 0, std::nullopt};
+                  init_metadata, EnsembleFolder(o.out_dir), 0, std::nullopt,
+                  o.distribute == Distribution::data ? group.get() : nullptr};
   const EnsembleFolder& folder = run.folder;
   spdlog::info("training {} member(s) on {} images ({} classes) on {}, input {}x{}{}, augmentation {}", o.ensemble,
                train.labels.size(), manifest.classes.size(), device.str(), o.input_size, o.input_size,
@@ -109,13 +138,18 @@ json train_ensemble(const TrainOptions& options) {
     run_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(o.time_limit_minutes * 60.0));
   }
-  const auto selected = [&](int member) {
+  const auto chosen = [&](int member) {
     return o.members.empty() || std::find(o.members.begin(), o.members.end(), member) != o.members.end();
+  };
+  // This process's members: with distribute members, every size-th of them.
+  const auto selected = [&](int member) {
+    const bool here = !group || o.distribute == Distribution::data || (member - 1) % group->size() == group->rank();
+    return chosen(member) && here;
   };
   const auto identity = [&](int member) { return run_identity(o, run.manifest_fingerprint, member, train.on_device); };
   // The members already in the folder that this run keeps, checked before any work.
   for (int member = 1; member <= o.ensemble; ++member) {
-    if (folder.member_trained(member) && (o.resume || !selected(member))) {
+    if (folder.member_trained(member) && (o.resume || !chosen(member))) {
       checked_member_record(folder, member, identity(member));
     }
   }
@@ -131,7 +165,17 @@ json train_ensemble(const TrainOptions& options) {
       const auto now = Clock::now();
       run.member_deadline = now + (*run_deadline - now) / left;
     }
-    train_member(run, member);
+    try {
+      train_member(run, member);
+    } catch (const DistributedError& e) {
+      throw DistributedError(std::string(e.what()) + "; the last checkpoint is intact: the same launch again resumes");
+    }
+  }
+  if (group) {
+    // Rank 0 writes the ensemble's files once every rank's members are done.
+    group->arrive("training");
+    if (group->rank() != 0) return json();
+    group->wait_for_all("training");
   }
   // Looked at only now, after this run's members are written: of processes
   // training members in parallel, the last to get here sees them all.

@@ -44,6 +44,14 @@ void validate_train_options(const TrainOptions& o) {
   require(o.threads >= 0, "threads", "must be non-negative");
   require(o.cache_mb >= 0, "cache_mb", "must be non-negative");
   require(o.device_cache_mb >= 0, "device_cache_mb", "must be non-negative");
+  require(o.accumulate_steps >= 1, "accumulate_steps", "must be at least 1");
+  require(o.batch_size % o.accumulate_steps == 0, "batch_size",
+          std::to_string(o.batch_size) + " is not a multiple of {accumulate_steps} " +
+              std::to_string(o.accumulate_steps));
+  require(o.dist_timeout_seconds > 0 && std::isfinite(o.dist_timeout_seconds), "dist_timeout_seconds",
+          "must be positive");
+  require(!o.sync_batchnorm || o.distribute == Distribution::data, "sync_batchnorm",
+          "shares BatchNorm statistics between ranks that share a batch: it needs {distribute} data");
   if (o.init && !fs::is_regular_file(*o.init)) throw Error(o.init->string() + ": no such model file");
   require(!o.reset_heads || o.init, "reset_heads", "needs {init}");
   if (o.shards && !fs::is_directory(*o.shards)) throw Error(o.shards->string() + ": no such folder of shards");

@@ -65,26 +65,36 @@ TrainingBatches training_batches(const TrainOptions& o, SampleSource source, con
 }
 
 EpochBatches::EpochBatches(const TrainingBatches& batches, std::vector<std::size_t> order, int batch_size,
-                           std::uint64_t member_seed, int epoch, const torch::Device& device)
+                           std::uint64_t member_seed, int epoch, const torch::Device& device, BatchSlice slice)
     : batches_(batches),
       order_(std::move(order)),
       batch_size_(batch_size),
+      slice_(slice.size > 0 ? slice : BatchSlice{0, batch_size}),
       member_seed_(member_seed),
       epoch_(epoch),
       device_(device),
       steps_(static_cast<std::int64_t>(order_.size()) / batch_size) {}
 
 std::pair<torch::Tensor, torch::Tensor> EpochBatches::load(std::int64_t k) const {
-  const auto first = order_.begin() + k * batch_size_;
-  std::vector<std::size_t> indices(first, first + batch_size_);
+  const std::int64_t position = k * batch_size_ + slice_.first;  // of the slice's first image in the epoch
+  const auto first = order_.begin() + position;
+  std::vector<std::size_t> indices(first, first + slice_.size);
   std::vector<std::uint64_t> seeds;
   std::vector<int64_t> labels;
   for (std::size_t i = 0; i < indices.size(); ++i) {
     seeds.push_back(derive_seed(member_seed_, static_cast<std::uint64_t>(epoch_) + 1,
-                                static_cast<std::uint64_t>(k * batch_size_) + i));
+                                static_cast<std::uint64_t>(position) + i));
     labels.push_back(batches_.labels[indices[i]]);
   }
   return {batches_.make(indices, seeds), torch::tensor(labels, torch::kInt64).to(device_)};
+}
+
+std::vector<int> EpochBatches::batch_labels(std::int64_t k) const {
+  std::vector<int> labels;
+  for (std::int64_t i = k * batch_size_; i < (k + 1) * batch_size_; ++i) {
+    labels.push_back(batches_.labels[order_[static_cast<std::size_t>(i)]]);
+  }
+  return labels;
 }
 
 std::pair<torch::Tensor, torch::Tensor> EpochBatches::step(std::int64_t k) {

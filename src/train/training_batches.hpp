@@ -38,16 +38,25 @@ TrainingBatches training_batches(const TrainOptions& options, SampleSource sourc
 
 // One epoch's batches: step k holds images order[k*B, (k+1)*B), each augmented
 // with derive_seed(member_seed, epoch + 1, position in the epoch), so a batch
-// is a function of (epoch, k) alone and a resumed run sees the same ones.
+// is a function of (epoch, k) alone and a resumed run sees the same ones. A
+// rank of a distributed run loads its slice of each batch alone: positions
+// [first, first + size) of it, augmented as in the whole batch.
 // Host batches are prepared one step ahead while the network works; device
 // ones in the caller's thread (they share torch's random generator with dropout).
+struct BatchSlice {
+  int first = 0;
+  int size = 0;  // 0: the whole batch
+};
+
 class EpochBatches {
  public:
   EpochBatches(const TrainingBatches& batches, std::vector<std::size_t> order, int batch_size,
-               std::uint64_t member_seed, int epoch, const torch::Device& device);
+               std::uint64_t member_seed, int epoch, const torch::Device& device, BatchSlice slice = {});
 
-  // Step k's images (uint8, on the device) and labels; steps are asked for in order.
+  // Step k's images of the slice (uint8, on the device) and their labels; steps are asked for in order.
   std::pair<torch::Tensor, torch::Tensor> step(std::int64_t k);
+  // The labels of step k's whole batch.
+  std::vector<int> batch_labels(std::int64_t k) const;
 
  private:
   std::pair<torch::Tensor, torch::Tensor> load(std::int64_t k) const;
@@ -55,6 +64,7 @@ class EpochBatches {
   const TrainingBatches& batches_;
   std::vector<std::size_t> order_;
   int batch_size_;
+  BatchSlice slice_;
   std::uint64_t member_seed_;
   int epoch_;
   torch::Device device_;

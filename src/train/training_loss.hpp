@@ -13,4 +13,9 @@ namespace derm {
 torch::Tensor mean_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets, double label_smoothing,
                                  const torch::Tensor& class_weights);
 
+// The images' (weighted) losses summed, for a micro-batch's share of its whole
+// batch's mean: divided by the whole batch's sum of weights (or its size).
+torch::Tensor summed_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets, double label_smoothing,
+                                   const torch::Tensor& class_weights);
+
 }  // namespace derm

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "derm/distributed/process_group.hpp"
 #include "derm/model/inception_v3.hpp"
 #include "derm/model/model_metadata.hpp"
 #include "training_set.hpp"
@@ -21,8 +22,9 @@ struct Validation {
 };
 
 // The network in eval mode on every validation image, batch_size at a time
-// (bf16 autocast when `autocast`).
+// (bf16 autocast when `autocast`). With a process group, rank r runs batches
+// r, r + W, ... and every rank gets the figures of all of them.
 Validation validate_member(InceptionV3& net, const TrainingSet& val, const ModelMetadata& metadata,
-                           const torch::Device& device, int batch_size, bool autocast);
+                           const torch::Device& device, int batch_size, bool autocast, ProcessGroup* group = nullptr);
 
 }  // namespace derm

@@ -8,8 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "derm/infer/classifier.hpp"
+#include "derm/distributed/launch.hpp"
 #include "derm/eval/evaluation.hpp"
+#include "derm/infer/classifier.hpp"
 
 namespace derm {
 
@@ -37,8 +38,15 @@ struct EvalRequest {
   int tta_views = 1;
   int workers = 2;
   bool quiet = false;
+
+  // Started as one rank of several (torchrun, srun): the models' images are
+  // shared between the ranks, whose predictions are gathered.
+  DistBackend dist_backend = DistBackend::automatic;
+  double dist_timeout_seconds = 600;
 };
 
+// The report, which rank 0 of a distributed run (or a process alone) writes
+// and returns; the other ranks return null.
 nlohmann::json run_evaluation(const EvalRequest& request);
 
 // A few lines for a person: per decision rule and positive class, AUC with its

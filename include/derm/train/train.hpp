@@ -12,7 +12,9 @@ namespace derm {
 // Validates the options (derm::OptionError naming the option), trains every
 // selected member into the ensemble folder (derm/model/ensemble_folder.hpp),
 // writes ensemble.json once every member is there and summary.json, and
-// returns the summary.
+// returns the summary. Started as one rank of several (torchrun, srun: see
+// derm/distributed/launch.hpp), it trains with the others as options.distribute
+// says; rank 0 writes the files and returns the summary, the others null.
 nlohmann::json train_ensemble(const TrainOptions& options);
 
 // Thrown when stop_after_steps ends a run (a resumable stop, as if killed).

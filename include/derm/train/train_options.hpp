@@ -13,6 +13,7 @@
 #include "derm/augment/augment_params.hpp"
 #include "derm/core/enum_names.hpp"
 #include "derm/core/image.hpp"
+#include "derm/distributed/launch.hpp"
 #include "derm/model/model_metadata.hpp"
 
 namespace derm {
@@ -25,6 +26,9 @@ enum class SelectionMetric { auc, loss };         // auc: mean one-vs-rest AUC o
 // augmented there in batches (derm::TensorAugmenter). auto: on the device when
 // training on CUDA with augmentation and the images fit in device_cache_mb.
 enum class DataPlacement { automatic, device, host };
+// What the ranks of a distributed run (torchrun, srun) share: each step's batch
+// (data), or the ensemble, member k going to rank (k - 1) mod W (members).
+enum class Distribution { data, members };
 
 template <>
 struct EnumNames<OptimizerKind> {
@@ -41,6 +45,11 @@ template <>
 struct EnumNames<SelectionMetric> {
   static constexpr const char* what = "selection metric";
   static constexpr EnumName<SelectionMetric> names[] = {{SelectionMetric::auc, "auc"}, {SelectionMetric::loss, "loss"}};
+};
+template <>
+struct EnumNames<Distribution> {
+  static constexpr const char* what = "distribution";
+  static constexpr EnumName<Distribution> names[] = {{Distribution::data, "data"}, {Distribution::members, "members"}};
 };
 template <>
 struct EnumNames<DataPlacement> {
@@ -122,6 +131,17 @@ struct TrainOptions {
   // CUDA only: each training step's forward and backward pass replays one
   // recorded CUDA graph (derm::GraphedTrainingStep); the optimizer steps outside.
   bool cuda_graphs = false;
+
+  // Each step's batch in this many micro-batches per process, their gradients
+  // summed: the same step as that many ranks, in one process (less memory).
+  int accumulate_steps = 1;
+  // Several processes (WORLD_SIZE or SLURM_NTASKS > 1, derm/distributed/launch.hpp):
+  Distribution distribute = Distribution::data;
+  // BatchNorm's statistics over every rank's part of the batch (distribute data);
+  // otherwise each micro-batch's own, as in one process with accumulate_steps.
+  bool sync_batchnorm = false;
+  DistBackend dist_backend = DistBackend::automatic;
+  double dist_timeout_seconds = 600;  // a rank that stops for this long stops them all
 };
 
 // derm::OptionError naming the first impossible option (by its field name), or
