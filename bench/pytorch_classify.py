@@ -15,12 +15,14 @@ python3-torch and python3-torchvision (1.13 / 0.14), numpy and PIL.
 """
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
 import torch
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))  # derm_reference
 from derm_reference import build_network, forward, read_safetensors
 
 def main():

@@ -24,6 +24,9 @@ import time
 import torch
 import torchvision
 
+import os
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))  # derm_reference
 from derm_reference import build_network, forward, read_safetensors
 
 def fixed_input(batch, size):

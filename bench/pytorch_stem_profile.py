@@ -47,6 +47,9 @@ import torch
 import torch.nn.functional as F
 
 import torch_profile
+import os
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))  # derm_reference
 from derm_reference import LearnedResizer
 
 

@@ -36,6 +36,9 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+import os
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))  # derm_reference
 from derm_reference import LearnedResizer
 import torch_profile
 

@@ -1,4 +1,4 @@
-"""derm's network in PyTorch eager, for the baselines in bench/.
+"""derm's network in PyTorch eager: the baselines in bench/ and scripts/export_onnx.py.
 
 read_safetensors() reads a derm model file (8-byte little-endian header length,
 JSON header, raw little-endian data) with torch alone; LearnedResizer is derm's
