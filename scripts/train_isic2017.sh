@@ -5,12 +5,17 @@
 #   scripts/train_isic2017.sh OUT_DIR
 #
 # 1. derm-prep --task isic2017 on DATA/isic2017 (official train/val/test) plus,
-#    when DATA/ham10000-224 exists and HAM=1, its mel/bkl/nv images as extra
-#    TRAINING images (mel -> melanoma, bkl -> seborrheic_keratosis, nv -> nevus;
-#    the other diagnoses are not in the task). --drop-leaks leaves out the
-#    training copy of any image that duplicates a validation or test image.
+#    with HAM=1, all of HAM10000's mel/bkl/nv images (DATA/ham10000-full-200;
+#    mel -> melanoma, bkl -> seborrheic_keratosis, nv -> nevus; the other
+#    diagnoses are not in the task), split by lesion into train (0.85) and val
+#    (0.15): scripts/isic_ham_manifest.sh, the data of issue 26's comparison.
+#    --drop-leaks leaves out the training copy of any image that duplicates a
+#    validation or test image. The test split is ISIC 2017's alone.
 # 2. derm-train: MEMBERS networks from scratch (no ImageNet weights here), the
 #    best epoch of each chosen on the validation split, into OUT_DIR/ensemble.
+#    Issue 26's comparison chose this start: pretraining on HAM10000's seven
+#    diagnoses first, with or without colour constancy, did worse for the same
+#    images seen (docs/results.md).
 #    One process per member (derm-train --members k), PARALLEL of them at once:
 #    one GPU serves them all, which pays when one process cannot keep it busy.
 # 3. derm-eval on the test split: majority vote, mean probability and each
@@ -22,9 +27,9 @@
 #    scripts/combine_isic2017_members.sh combines with other runs' members.
 #
 # Environment (defaults):
-#   DERM_DATA_DIR  data root holding isic2017/ [and ham10000-224/]   (../shared/data)
+#   DERM_DATA_DIR  data root holding isic2017/ [and ham10000-full-200/]  (../shared/data)
 #   DERM_BIN       folder with the built tools (derm-prep/derm-prep, ...)  (build/apps)
-#   HAM            1: add HAM10000 to training, 0: ISIC 2017 only    (1)
+#   HAM            1: add HAM10000 to train and val, 0: ISIC 2017 only (1)
 #   MEMBERS        ensemble members                                  (5)
 #   MEMBER_IDS     the members this run trains, e.g. "3" or "1 2"    (1 .. MEMBERS)
 #   PARALLEL       members trained at once                           (1)
@@ -42,7 +47,7 @@
 #   EVAL_CUDA_GRAPHS  0: derm-eval --no-cuda-graphs (CUDA only)      (1)
 #   WORKERS        decoding threads per process                      (2)
 #   TTA            test-time views for the evaluation: 1, 2, 4 or 8  (1)
-# Writes OUT_DIR/{manifest.csv,prep.json,ensemble/,eval-fixed/,eval-youden/,logs/}
+# Writes OUT_DIR/{manifest.csv,prep.json,data/,ensemble/,eval-fixed/,eval-youden/,logs/}
 # (eval-member-K-{val,test}/ in place of eval-fixed/ and eval-youden/ when the
 # run does not complete the ensemble).
 set -euo pipefail
@@ -95,13 +100,16 @@ wait_for_all() {
   ((failed == 0)) || { echo "$0: a $1 process failed (logs in $OUT/logs)" >&2; exit 1; }
 }
 
-sources=()
-if [[ $HAM == 1 && -f $DATA/ham10000-224/HAM10000_metadata.csv ]]; then
-  sources=(--source "ham10000:$DATA/ham10000-224/HAM10000_metadata.csv:$DATA/ham10000-224/images:train")
+if [[ $HAM == 1 ]]; then
+  log "derm-prep: ISIC 2017 + HAM10000 (scripts/isic_ham_manifest.sh)"
+  DERM_DATA_DIR=$DATA DERM_BIN=$BIN "$ROOT/scripts/isic_ham_manifest.sh" "$OUT/data"
+  cp "$OUT/data/isic_ham.csv" "$OUT/manifest.csv"
+  cp "$OUT/data/isic_ham.json" "$OUT/prep.json"
+else
+  log "derm-prep: ISIC 2017"
+  "$BIN/derm-prep/derm-prep" --task isic2017 --isic2017-dir "$DATA/isic2017" --drop-leaks \
+    --absolute-paths --threads "$(nproc)" --out "$OUT/manifest.csv" --summary "$OUT/prep.json" --quiet
 fi
-log "derm-prep (${#sources[@]} extra source argument(s))"
-"$BIN/derm-prep/derm-prep" --task isic2017 --isic2017-dir "$DATA/isic2017" "${sources[@]}" --drop-leaks \
-  --absolute-paths --threads "$(nproc)" --out "$OUT/manifest.csv" --summary "$OUT/prep.json" --quiet
 
 train_args=(--manifest "$OUT/manifest.csv" --input-size "$SIZE" --backbone-size "$BACKBONE" --epochs "$EPOCHS"
             --batch-size "$BATCH" --lr "$LR" --weight-decay "$WEIGHT_DECAY" --ema-decay "$EMA" --device "$DEVICE"

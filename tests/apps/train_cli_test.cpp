@@ -1,12 +1,16 @@
 // derm-train through its command line on synthetic images: impossible options,
-// the ensemble folder it writes, and exact resumption after an interruption.
+// the ensemble folder it writes, exact resumption after an interruption, and
+// derm-eval reproducing its validation.
+#include <cmath>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "derm/core/image.hpp"
+#include "derm/data/manifest.hpp"
 #include "derm/model/model_io.hpp"
 #include "derm/model/safetensors.hpp"
 #include "test_support.hpp"
@@ -354,5 +358,46 @@ TEST(TrainCli, ColourConstancyIsRecordedAndAppliedAtInference) {
   // Measured: 7e-5 against 1.1e-3.
   EXPECT_LT(corrected * 5, plain) << corrected << " vs " << plain;
 }
+
+// derm-eval on the validation split sees what derm-train's validation saw: the
+// same images, preprocessing (colour constancy included) and probabilities.
+// The loss is recomputed from derm-eval's predictions.csv (9 significant
+// digits), whose network runs with BatchNorm folded into the convolutions:
+// float32 rounding of about 1e-6 relative, against the 1e-4 allowed.
+TEST(TrainCli, DermEvalReproducesTheValidationOfTraining) {
+  TempDir dir;
+  const fs::path manifest = write_synthetic_manifest(dir / "data", 8);
+  std::string out, err;
+  ASSERT_EQ(train(small_run(manifest, dir / "run", 1, 1) + " --color-constancy shades_of_gray", &err), 0) << err;
+  std::ifstream log(dir / "run" / "train-log.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(log, line));
+  const double val_loss = json::parse(line).at("val_loss").get<double>();
+  ASSERT_EQ(run_command(quoted(tool_path("derm-eval")) + " --model " + quoted(dir / "run") + " --manifest " +
+                            quoted(manifest) + " --split val --bootstrap 0 --device cpu --quiet --out " +
+                            quoted(dir / "eval"),
+                        &out, &err),
+            0)
+      << err;
+  std::map<std::string, int> label_of;
+  for (const auto& e : read_manifest(manifest).entries) {
+    if (e.split == "val") label_of[e.id] = e.label_index;
+  }
+  std::ifstream predictions(dir / "eval" / "predictions.csv");
+  ASSERT_TRUE(std::getline(predictions, line));
+  ASSERT_EQ(line, "image_id,melanoma");  // classes melanoma, nevus: p(nevus) = 1 - p(melanoma)
+  double loss_sum = 0;
+  int images = 0;
+  while (std::getline(predictions, line)) {
+    const std::string id = line.substr(0, line.find(','));
+    const double melanoma = std::stod(line.substr(line.find(',') + 1));
+    ASSERT_EQ(label_of.count(id), 1u) << id;
+    loss_sum -= std::log(label_of[id] == 0 ? melanoma : 1 - melanoma);
+    ++images;
+  }
+  ASSERT_EQ(images, static_cast<int>(label_of.size()));
+  EXPECT_NEAR(loss_sum / images, val_loss, 1e-4 * val_loss) << "derm-eval's probabilities are not those of training";
+}
+
 }  // namespace
 }  // namespace derm::testing

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/train_isic2017.sh end to end on a slice of the real data: 8 images
-# per class and split of ISIC 2017, 6 per class of HAM10000, two members
+# per class and split of ISIC 2017, 6 per class of HAM10000's mel/bkl/nv (and 2
+# of each other diagnosis, which the lesion split needs), two members
 # fine-tuned from a derm model file (INIT) as two parallel processes at 75x75
 # for two epochs with a weight average (EMA), both evaluations.
 # Checks the files the protocol promises and the test split's size; then the
@@ -13,7 +14,7 @@ set -euo pipefail
 src=$1
 bin=$2/apps
 data=${DERM_DATA_DIR:-$src/../shared/data}
-if [[ ! -d $data/isic2017 || ! -d $data/ham10000-224 ]]; then
+if [[ ! -d $data/isic2017 || ! -d $data/ham10000-full-200 ]]; then
   echo "SKIPPED: no ISIC data at $data (set DERM_DATA_DIR)"
   exit 77
 fi
@@ -21,16 +22,17 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-mkdir -p "$work/data/isic2017/images" "$work/data/ham10000-224/images"
+ham=ham10000-full-200
+mkdir -p "$work/data/isic2017/images" "$work/data/$ham/images"
 for csv in "$data"/isic2017/*.csv; do
   awk -F, 'NR == 1 || n[$2 $3]++ < 8' "$csv" >"$work/data/isic2017/$(basename "$csv")"
   tail -n +2 "$work/data/isic2017/$(basename "$csv")" | cut -d, -f1 |
     while read -r id; do ln -s "$data/isic2017/images/$id.jpg" "$work/data/isic2017/images/"; done
 done
-awk -F, 'NR == 1 || (($3 == "mel" || $3 == "bkl" || $3 == "nv") && n[$3]++ < 6)' \
-  "$data/ham10000-224/HAM10000_metadata.csv" >"$work/data/ham10000-224/HAM10000_metadata.csv"
-tail -n +2 "$work/data/ham10000-224/HAM10000_metadata.csv" | cut -d, -f2 |
-  while read -r id; do ln -s "$data/ham10000-224/images/$id.jpg" "$work/data/ham10000-224/images/"; done
+awk -F, 'NR == 1 || n[$3]++ < (($3 == "mel" || $3 == "bkl" || $3 == "nv") ? 6 : 2)' \
+  "$data/$ham/HAM10000_metadata.csv" >"$work/data/$ham/HAM10000_metadata.csv"
+tail -n +2 "$work/data/$ham/HAM10000_metadata.csv" | cut -d, -f2 |
+  while read -r id; do ln -s "$data/$ham/images/$id.jpg" "$work/data/$ham/images/"; done
 
 "$bin/derm-model/derm-model" create "$work/init.safetensors" --input-size 75 --backbone-size 75 \
   --classes a,b >/dev/null 2>&1 || fail "derm-model create failed"
@@ -44,7 +46,11 @@ done
 grep -q '"member-2.safetensors"' "$work/out/ensemble/ensemble.json" || fail "ensemble.json does not list member 2"
 grep -q "init.safetensors" "$work/out/ensemble/member-2.safetensors" || fail "member 2 does not record its INIT start"
 grep -q '"ema_decay": 0.9' "$work/out/ensemble/member-1.json" || fail "member 1 was not trained with EMA's --ema-decay"
-grep -c ',train,.*ham10000' "$work/out/manifest.csv" | grep -qx 18 || fail "the 18 HAM10000 images are not all in train"
+# The 18 mel/bkl/nv HAM10000 images in train and val, each lesion in one split, none in test.
+[[ $(grep -c ',\(train\|val\),[0-9a-f]*,[0-9]*,[0-9]*,ham10000$' "$work/out/manifest.csv") == 18 ]] ||
+  fail "the 18 HAM10000 images are not all in train and val: $(grep ham10000 "$work/out/manifest.csv")"
+[[ $(awk -F, '$11 == "ham10000" { print $5 "," $7 }' "$work/out/manifest.csv" | sort -u | cut -d, -f1 | uniq -d) == "" ]] ||
+  fail "a HAM10000 lesion is in two splits"
 # 8 per class in each official split: 24 test images, scored by both policies.
 [[ $(($(wc -l <"$work/out/eval-youden/predictions.csv") - 1)) -eq 24 ]] || fail "predictions of 24 test images expected"
 grep -q '"policy": "youden on validation' "$work/out/eval-youden/report.json" || fail "youden thresholds not chosen on val"
