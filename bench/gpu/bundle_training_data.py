@@ -3,14 +3,15 @@
 small enough to travel to the GPU machine (the device tool carries at most
 64 MiB with the working tree and the build kit).
 
-    /usr/bin/python3 bench/gpu/bundle_training_data.py DATA_DIR OUT_DIR [--ham-nevi 2000] [--quality 85]
+    /usr/bin/python3 bench/gpu/bundle_training_data.py DATA_DIR OUT_DIR [--ham-nevi 1500] [--quality 85]
 
 - isic2017/: the three ground-truth CSVs and the 2750 images, byte for byte.
-- ham10000-224/: every melanoma (mel) and seborrheic keratosis (bkl) image of
-  DATA_DIR/ham10000-224 and a seeded sample of --ham-nevi nevi (nv), re-encoded
-  as JPEG at --quality (about half the bytes), with their rows of
-  HAM10000_metadata.csv. Other diagnoses are left out (not in the ISIC 2017
-  task). These images only ever join the training split.
+- ham10000-full-200/: every image of DATA_DIR/ham10000-full-200 that is not a
+  nevus (nv), and the nevi of a seeded sample of nevus lesions, whole lesions,
+  until at least --ham-nevi images, re-encoded as JPEG at --quality (about half
+  the bytes), with their rows of HAM10000_metadata.csv. All seven diagnoses
+  stay: scripts/isic_ham_manifest.sh splits them by lesion before it keeps
+  mel/bkl/nv for the ISIC 2017 task.
 Needs Pillow (Debian's python3-pil).
 """
 import argparse
@@ -27,13 +28,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir")
     parser.add_argument("out_dir")
-    parser.add_argument("--ham-nevi", type=int, default=2000)
+    parser.add_argument("--ham-nevi", type=int, default=1500)
     parser.add_argument("--quality", type=int, default=85)
     parser.add_argument("--seed", type=int, default=2017)
     args = parser.parse_args()
 
     isic = os.path.join(args.data_dir, "isic2017")
-    ham = os.path.join(args.data_dir, "ham10000-224")
+    ham_name = "ham10000-full-200"
+    ham = os.path.join(args.data_dir, ham_name)
     if not os.path.isdir(isic):
         sys.exit(f"bundle_training_data.py: {isic}: no such folder")
     if os.path.exists(args.out_dir):
@@ -55,16 +57,26 @@ def main():
             reader = csv.DictReader(f)
             fields = reader.fieldnames
             rows = list(reader)
-        nevi = [r for r in rows if r["dx"] == "nv"]
-        random.Random(args.seed).shuffle(nevi)
-        keep = [r for r in rows if r["dx"] in ("mel", "bkl")] + nevi[: args.ham_nevi]
+        nevus_lesions = {}
+        for r in rows:
+            if r["dx"] == "nv":
+                nevus_lesions.setdefault(r["lesion_id"], []).append(r)
+        lesions = sorted(nevus_lesions)
+        random.Random(args.seed).shuffle(lesions)
+        keep = [r for r in rows if r["dx"] != "nv"]
+        nevi = 0
+        for lesion in lesions:
+            if nevi >= args.ham_nevi:
+                break
+            keep += nevus_lesions[lesion]
+            nevi += len(nevus_lesions[lesion])
         keep.sort(key=lambda r: r["image_id"])
-        os.makedirs(os.path.join(tmp, "ham10000-224", "images"))
+        os.makedirs(os.path.join(tmp, ham_name, "images"))
         for r in keep:
             with Image.open(os.path.join(ham, "images", r["image_id"] + ".jpg")) as image:
-                image.convert("RGB").save(os.path.join(tmp, "ham10000-224", "images", r["image_id"] + ".jpg"),
+                image.convert("RGB").save(os.path.join(tmp, ham_name, "images", r["image_id"] + ".jpg"),
                                           "JPEG", quality=args.quality)
-        with open(os.path.join(tmp, "ham10000-224", "HAM10000_metadata.csv"), "w", newline="") as f:
+        with open(os.path.join(tmp, ham_name, "HAM10000_metadata.csv"), "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             writer.writerows(keep)
