@@ -71,6 +71,28 @@ std::string last_line(const std::string& text) {
   return text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
+// Once `checkpoint` exists (within 2 minutes, while rank 0 runs), sends
+// `signal` to rank 1 and waits up to a minute for rank 0 to stop.
+struct RankZeroStop {
+  bool checkpointed = false;
+  int code = -1;         // rank 0's exit code; -1 when it did not stop
+  double seconds = 0;    // from the signal to rank 0's exit
+};
+RankZeroStop signal_rank_one_after(Ranks& ranks, const fs::path& checkpoint, int signal) {
+  RankZeroStop stop;
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (!fs::exists(checkpoint) && std::chrono::steady_clock::now() < deadline && ranks.wait(0, 0ms) == -1) {
+    std::this_thread::sleep_for(5ms);
+  }
+  stop.checkpointed = fs::exists(checkpoint);
+  if (!stop.checkpointed) return stop;
+  kill(ranks.pid(1), signal);
+  const auto sent = std::chrono::steady_clock::now();
+  stop.code = ranks.wait(0, 60s);
+  stop.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  return stop;
+}
+
 class DistributedCli : public ::testing::Test {
  protected:
   void SetUp() override { manifest_ = write_synthetic_manifest(dir_ / "data", 8); }
@@ -177,19 +199,11 @@ TEST_F(DistributedCli, AKilledRankStopsTheOtherNamingItAndTheSameLaunchResumes) 
                                                         "--checkpoint-every", "2", "--dist-timeout", "5"});
   {
     Ranks ranks("derm-train", args, 2, dir_ / "logs-cut");
-    const auto checkpoint = dir_ / "cut" / "member-1.checkpoint";
-    const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (!fs::exists(checkpoint) && std::chrono::steady_clock::now() < deadline && ranks.wait(0, 0ms) == -1) {
-      std::this_thread::sleep_for(5ms);
-    }
-    ASSERT_TRUE(fs::exists(checkpoint)) << ranks.err(0);
-    kill(ranks.pid(1), SIGKILL);
-    const auto killed = std::chrono::steady_clock::now();
-    const int code = ranks.wait(0, 60s);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
-    EXPECT_NE(code, 0);
-    EXPECT_NE(code, -1) << "rank 0 did not stop";
-    EXPECT_LT(seconds, 5 + 10) << "--dist-timeout 5, the diagnosis and exit";
+    const RankZeroStop stop = signal_rank_one_after(ranks, dir_ / "cut" / "member-1.checkpoint", SIGKILL);
+    ASSERT_TRUE(stop.checkpointed) << ranks.err(0);
+    EXPECT_NE(stop.code, 0);
+    EXPECT_NE(stop.code, -1) << "rank 0 did not stop";
+    EXPECT_LT(stop.seconds, 5 + 10) << "--dist-timeout 5, the diagnosis and exit";
     const std::string line = last_line(ranks.err(0));
     EXPECT_NE(line.find("rank 1 of 2 stopped"), std::string::npos) << ranks.err(0);
     EXPECT_NE(line.find("resumes"), std::string::npos) << line;
@@ -213,19 +227,11 @@ TEST_F(DistributedCli, AHungRankIsNamedWithinTheTimeout) {
               small_run(manifest_, dir_ / "hung", {"--epochs", "3", "--steps-per-epoch", "6", "--ensemble", "1",
                                                    "--checkpoint-every", "2", "--dist-timeout", "3"}),
               2, dir_ / "logs");
-  const auto checkpoint = dir_ / "hung" / "member-1.checkpoint";
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (!fs::exists(checkpoint) && std::chrono::steady_clock::now() < deadline && ranks.wait(0, 0ms) == -1) {
-    std::this_thread::sleep_for(5ms);
-  }
-  ASSERT_TRUE(fs::exists(checkpoint)) << ranks.err(0);
-  kill(ranks.pid(1), SIGSTOP);
-  const auto stopped = std::chrono::steady_clock::now();
-  const int code = ranks.wait(0, 60s);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
-  EXPECT_NE(code, 0);
-  EXPECT_NE(code, -1) << "rank 0 did not stop";
-  EXPECT_LT(seconds, 3 + 10) << "--dist-timeout 3, the diagnosis and exit";
+  const RankZeroStop stop = signal_rank_one_after(ranks, dir_ / "hung" / "member-1.checkpoint", SIGSTOP);
+  ASSERT_TRUE(stop.checkpointed) << ranks.err(0);
+  EXPECT_NE(stop.code, 0);
+  EXPECT_NE(stop.code, -1) << "rank 0 did not stop";
+  EXPECT_LT(stop.seconds, 3 + 10) << "--dist-timeout 3, the diagnosis and exit";
   EXPECT_NE(last_line(ranks.err(0)).find("rank 1 of 2 stopped"), std::string::npos) << ranks.err(0);
 }
 
