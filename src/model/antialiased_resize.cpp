@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
 #include "cuda_recording.hpp"
@@ -86,6 +87,82 @@ torch::Tensor resize_by_matrices_channels_last_wide(const torch::Tensor& x, cons
   return both_done.view({out_w, n, out_h, channels}).permute({1, 3, 2, 0}).contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
+namespace {
+
+// One axis of a resize matrix as taps: output i reads count[i] inputs from
+// first[i] on, with weights[i * width ...].
+struct Taps {
+  std::vector<int64_t> first, count;
+  std::vector<float> weights;
+  int64_t width = 0;
+};
+
+Taps taps_of(const torch::Tensor& matrix) {
+  const auto m = matrix.to(torch::kFloat32).contiguous();
+  const auto a = m.accessor<float, 2>();
+  const int64_t outputs = m.size(0), inputs = m.size(1);
+  Taps taps;
+  for (int64_t i = 0; i < outputs; ++i) {
+    int64_t first = 0, last = -1;
+    for (int64_t j = 0; j < inputs; ++j) {
+      if (a[i][j] == 0.0f) continue;
+      if (last < 0) first = j;
+      last = j;
+    }
+    taps.first.push_back(first);
+    taps.count.push_back(last - first + 1);
+    taps.width = std::max(taps.width, last - first + 1);
+  }
+  taps.weights.assign(static_cast<std::size_t>(outputs * taps.width), 0.0f);
+  for (int64_t i = 0; i < outputs; ++i) {
+    for (int64_t t = 0; t < taps.count[i]; ++t) taps.weights[i * taps.width + t] = a[i][taps.first[i] + t];
+  }
+  return taps;
+}
+
+}  // namespace
+
+torch::Tensor resize_channels_last_by_taps(const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& cols) {
+  TORCH_CHECK(x.dim() == 4 && x.is_cpu() && x.scalar_type() == torch::kFloat32,
+              "resize_channels_last_by_taps: needs a float32 N x C x H x W tensor on the CPU");
+  TORCH_CHECK(rows.size(1) == x.size(2) && cols.size(1) == x.size(3), "resize_channels_last_by_taps: matrices of ",
+              rows.sizes(), " and ", cols.sizes(), " for an input of ", x.sizes());
+  const auto in = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  const int64_t n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  const int64_t out_h = rows.size(0), out_w = cols.size(0);
+  auto out = torch::empty({n, channels, out_h, out_w}, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+  const Taps heights = taps_of(rows), widths = taps_of(cols);
+  const float* source = in.data_ptr<float>();
+  float* target = out.data_ptr<float>();
+  const int64_t line_size = width * channels;
+  // One output row of one image per item: its heights pass into a line of
+  // W x C, then the line's widths pass into the output row.
+  at::parallel_for(0, n * out_h, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> line_buffer(static_cast<std::size_t>(line_size));
+    float* __restrict line = line_buffer.data();
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t image = item / out_h, i = item % out_h;
+      std::fill(line, line + line_size, 0.0f);
+      for (int64_t t = 0; t < heights.count[i]; ++t) {
+        const float weight = heights.weights[i * heights.width + t];
+        const float* __restrict input_row = source + (image * height + heights.first[i] + t) * line_size;
+        for (int64_t k = 0; k < line_size; ++k) line[k] += weight * input_row[k];
+      }
+      float* __restrict output_row = target + item * out_w * channels;
+      for (int64_t j = 0; j < out_w; ++j) {
+        float* __restrict pixel = output_row + j * channels;
+        std::fill(pixel, pixel + channels, 0.0f);
+        for (int64_t t = 0; t < widths.count[j]; ++t) {
+          const float weight = widths.weights[j * widths.width + t];
+          const float* __restrict from = line + (widths.first[j] + t) * channels;
+          for (int64_t c = 0; c < channels; ++c) pixel[c] += weight * from[c];
+        }
+      }
+    }
+  });
+  return out;
+}
+
 std::string describe(const AntialiasedResize::Choice& choice) {
   std::string timings;
   for (const auto& [form, ms] : choice.timings) {
@@ -96,14 +173,7 @@ std::string describe(const AntialiasedResize::Choice& choice) {
   return choice.input + ": " + name_of(choice.form) + " (" + (timings.empty() ? "not timed" : timings) + ")";
 }
 
-torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
-  if (form == Form::interpolate) {
-    return F::interpolate(x, F::InterpolateFuncOptions()
-                                 .size(std::vector<int64_t>{output_size_, output_size_})
-                                 .mode(torch::kBilinear)
-                                 .align_corners(false)
-                                 .antialias(true));
-  }
+const std::pair<torch::Tensor, torch::Tensor>& AntialiasedResize::matrices_for(const torch::Tensor& x) const {
   const std::string key = std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) + " " + x.device().str();
   auto found = matrices_.find(key);
   if (found == matrices_.end()) {
@@ -120,7 +190,23 @@ torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
                                         antialiased_resize_matrix(x.size(3), output_size_).to(x.device())})
                 .first;
   }
-  const auto& [rows, cols] = found->second;
+  return found->second;
+}
+
+torch::Tensor AntialiasedResize::by_taps(const torch::Tensor& x) const {
+  const auto& [rows, cols] = matrices_for(x);
+  return resize_channels_last_by_taps(x, rows, cols);
+}
+
+torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {
+  if (form == Form::interpolate) {
+    return F::interpolate(x, F::InterpolateFuncOptions()
+                                 .size(std::vector<int64_t>{output_size_, output_size_})
+                                 .mode(torch::kBilinear)
+                                 .align_corners(false)
+                                 .antialias(true));
+  }
+  const auto& [rows, cols] = matrices_for(x);
   switch (form) {
     case Form::matrices: return resize_by_matrices(x, rows, cols);
     case Form::matrices_channels_last: return resize_by_matrices_channels_last(x, rows, cols);

@@ -35,6 +35,13 @@ torch::Tensor FoldedConvolution::forward(const torch::Tensor& x) const {
   if (fused_relu && x.is_cuda() && x.scalar_type() == weight.scalar_type() && !autocast_enabled(x.device())) {
     return at::cudnn_convolution_relu(x, weight, bias, stride, padding, dilation, groups);
   }
+  // Without gradients on the CPU, oneDNN whatever the batch and thread count:
+  // ATen sends 1x1 convolutions of fewer than 16 images on one thread to its
+  // native kernels, many times slower.
+  if (x.is_cpu() && x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32 &&
+      !torch::GradMode::is_enabled() && at::hasMKLDNN()) {
+    return at::mkldnn_convolution(x, weight, bias, padding, stride, dilation, groups).relu_();
+  }
   return torch::conv2d(x, weight, bias, stride, padding, dilation, groups).relu_();
 }
 

@@ -20,11 +20,44 @@ LearnedResizerImpl::LearnedResizerImpl(const StemOptions& stem_options)
 }
 
 torch::Tensor LearnedResizerImpl::forward(const torch::Tensor& x) {
+  if (!is_training() && !torch::GradMode::is_enabled() && x.is_cpu() && x.scalar_type() == torch::kFloat32 &&
+      conv1->weight.scalar_type() == torch::kFloat32) {
+    return forward_cpu_inference(x);
+  }
   // N x 3 x S x S (S = input size, e.g. 700)
   auto features = F::leaky_relu(conv1(x), F::LeakyReLUFuncOptions().negative_slope(0.2));
   features = batch_norm(bn, F::leaky_relu(conv2(features), F::LeakyReLUFuncOptions().negative_slope(0.2)));
   // N x C x S x S
   return resize(x) + conv_out(resize(features));
+  // N x 3 x 299 x 299
+}
+
+namespace {
+
+// oneDNN's convolution whatever the batch and thread count: ATen sends 1x1
+// convolutions of fewer than 16 images on one thread to its native kernels,
+// many times slower here.
+torch::Tensor onednn_convolution(const torch::Tensor& x, const torch::nn::Conv2d& conv, int64_t padding) {
+  if (!at::hasMKLDNN()) return torch::conv2d(x, conv->weight, conv->bias, 1, padding);
+  return at::mkldnn_convolution(x, conv->weight, conv->bias, {padding, padding}, {1, 1}, {1, 1}, 1);
+}
+
+}  // namespace
+
+torch::Tensor LearnedResizerImpl::forward_cpu_inference(const torch::Tensor& x) {
+  // forward() with two passes over the full-resolution features fewer: the
+  // LeakyReLUs in place, and BatchNorm (in eval, a per-channel affine map)
+  // after the resize, whose rows sum to 1. Both resizes by taps.
+  // N x 3 x S x S -> channels-last
+  const auto image = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  auto features = onednn_convolution(image, conv1, 1);
+  torch::leaky_relu_(features, 0.2);
+  features = onednn_convolution(features, conv2, 0);
+  torch::leaky_relu_(features, 0.2);
+  // N x C x S x S, channels-last
+  const auto small = bn(resize_.by_taps(features));
+  // N x C x 299 x 299
+  return (resize_.by_taps(image) + conv_out(small)).contiguous();
   // N x 3 x 299 x 299
 }
 

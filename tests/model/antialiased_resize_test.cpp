@@ -96,6 +96,25 @@ TEST(AntialiasedResize, EqualsInterpolateForwardAndBackward) {
   }
 }
 
+TEST(AntialiasedResize, ByTapsEqualsTheMatricesOnChannelsLastInputs) {
+  torch::manual_seed(12);
+  struct Case {
+    int64_t channels, h, w, out_h, out_w;
+  };
+  for (const Case c : {Case{16, 350, 330, 150, 149}, Case{3, 700, 700, 299, 299}, Case{5, 160, 120, 80, 75},
+                       Case{4, 50, 64, 80, 96}}) {
+    const std::string what = std::to_string(c.channels) + "x" + std::to_string(c.h) + "x" + std::to_string(c.w) +
+                             " -> " + std::to_string(c.out_h) + "x" + std::to_string(c.out_w);
+    const auto x = torch::randn({2, c.channels, c.h, c.w});
+    const auto rows = antialiased_resize_matrix(c.h, c.out_h), cols = antialiased_resize_matrix(c.w, c.out_w);
+    const auto y = resize_channels_last_by_taps(x.contiguous(torch::MemoryFormat::ChannelsLast), rows, cols);
+    EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast)) << what;
+    expect_resize(y, x, c.out_h, c.out_w, what);
+    // A plain (N x C x H x W) input gives the same numbers.
+    EXPECT_TRUE(torch::equal(resize_channels_last_by_taps(x, rows, cols), y)) << what;
+  }
+}
+
 // Training autocasts to bf16; the image's resize must not be rounded with it.
 TEST(AntialiasedResize, KeepsFloat32UnderBf16Autocast) {
   torch::manual_seed(10);

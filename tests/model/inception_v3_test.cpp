@@ -300,6 +300,55 @@ TEST(LearnedResizer, IsTrainable) {
   EXPECT_LT((stem(x) - target).pow(2).mean().item<float>(), loss_before.item<float>());
 }
 
+// A stem whose every part counts: conv_out non-zero, BatchNorm's statistics
+// and affine far from the identity.
+LearnedResizer trained_looking_stem(const StemOptions& options) {
+  LearnedResizer stem(options);
+  torch::NoGradGuard no_grad;
+  stem->conv_out->weight.normal_(0.0, 0.2);
+  stem->conv_out->bias.normal_(0.0, 0.1);
+  stem->bn->running_mean.normal_(0.0, 0.5);
+  stem->bn->running_var.uniform_(0.2, 3.0);
+  stem->bn->weight.uniform_(0.5, 2.0);
+  stem->bn->bias.normal_(0.0, 0.5);
+  stem->eval();
+  return stem;
+}
+
+TEST(LearnedResizer, CpuInferenceIsTheForwardPass) {
+  torch::manual_seed(3);
+  for (const int64_t batch : {1, 3}) {
+    LearnedResizer stem = trained_looking_stem(StemOptions{80, 8});
+    const auto x = torch::randn({batch, 3, 190, 170});
+    torch::Tensor fast, dispatched;
+    {
+      torch::NoGradGuard no_grad;
+      fast = stem->forward_cpu_inference(x);
+      dispatched = stem(x);
+    }
+    // Without gradients, eval-mode float32 CPU inputs take it.
+    EXPECT_TRUE(torch::equal(dispatched, fast)) << "batch " << batch;
+    ASSERT_EQ(fast.sizes(), (std::vector<int64_t>{batch, 3, 80, 80}));
+    EXPECT_TRUE(fast.is_contiguous());
+    // Against forward() in float64: float32 rounds each of the chain's sums
+    // (27 + 8 products in the convolutions at full size, at most 5 + 5 taps in
+    // the resize, 72 in conv_out) by at most n * 2^-24 of its terms' magnitude,
+    // about 7e-6 of the output's largest value here, whatever the kernels' order
+    // of summation; 1e-4 leaves room for the terms' cancellation.
+    stem->to(torch::kFloat64);
+    const auto expected = stem(x.to(torch::kFloat64));
+    EXPECT_LT(max_relative_difference(fast.to(torch::kFloat64), expected), 1e-4) << "batch " << batch;
+    // And what the test can tell: BatchNorm left out moves it far beyond.
+    stem->to(torch::kFloat32);
+    torch::NoGradGuard no_grad;
+    stem->bn->running_var.fill_(1.0 - stem->bn->options.eps());
+    stem->bn->running_mean.zero_();
+    stem->bn->weight.fill_(1.0);
+    stem->bn->bias.zero_();
+    EXPECT_GT(max_relative_difference(stem->forward_cpu_inference(x).to(torch::kFloat64), expected), 1e-2);
+  }
+}
+
 TEST(InceptionV3, HighResolutionNetworkReadsLargerInput) {
   InceptionV3Options options;
   options.num_classes = 3;

@@ -37,6 +37,12 @@ torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const tor
 torch::Tensor resize_by_matrices_channels_last_wide(const torch::Tensor& x, const torch::Tensor& rows,
                                                     const torch::Tensor& cols);
 
+// The same resize on the CPU, for float32 inputs in channels-last memory
+// (N x H x W x C), without a dense matrix product: heights, then widths, each
+// output reading only its filter's non-zero taps of rows and cols, every pass
+// contiguous over channels (and over W x C for the heights). Channels-last out.
+torch::Tensor resize_channels_last_by_taps(const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& cols);
+
 // The antialiased bilinear resize of N x C x H x W inputs to out x out by the
 // fastest of its forms. On the CPU always interpolate (PyTorch's own bits).
 // On CUDA, as cudnn.benchmark does for convolutions, the first call for an
@@ -56,11 +62,14 @@ class AntialiasedResize {
 
   explicit AntialiasedResize(int64_t output_size) : output_size_(output_size) {}
   torch::Tensor operator()(const torch::Tensor& x) const;
+  // On the CPU, for float32 inputs: resize_channels_last_by_taps (channels-last out).
+  torch::Tensor by_taps(const torch::Tensor& x) const;
   // The CUDA choices made so far, in the order their inputs first came.
   std::vector<Choice> choices() const { return choices_; }
 
  private:
   torch::Tensor run(Form form, const torch::Tensor& x) const;
+  const std::pair<torch::Tensor, torch::Tensor>& matrices_for(const torch::Tensor& x) const;
   Choice choose(const torch::Tensor& x, const std::string& input) const;
 
   int64_t output_size_;

@@ -17,7 +17,10 @@ struct StemOptions {
 
 struct LearnedResizerImpl : torch::nn::Module {
   explicit LearnedResizerImpl(const StemOptions& options);
+  // In eval mode without gradients, float32 CPU inputs take forward_cpu_inference.
   torch::Tensor forward(const torch::Tensor& x);
+  // The same function in fewer passes (derm-classify, derm-eval, derm-serve on the CPU).
+  torch::Tensor forward_cpu_inference(const torch::Tensor& x);
   // The skip path alone: the antialiased bilinear resize the stem starts from
   // (on a GPU by the fastest of its forms, derm/antialiased_resize.hpp).
   torch::Tensor resize(const torch::Tensor& x) const { return resize_(x); }
