@@ -1,6 +1,7 @@
 #include "derm/infer/classify.hpp"
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <sstream>
 
@@ -62,6 +63,25 @@ void check_heatmap_files(const std::vector<std::filesystem::path>& images) {
   }
 }
 
+// consume(start, end, decode(start, end)) for each batch of [0, count) in
+// order, batch k + 1 decoded on another thread while batch k is consumed.
+template <typename Decode, typename Consume>
+void for_each_batch_decoded_ahead(std::size_t count, std::size_t batch_size, Decode decode, Consume consume) {
+  const auto end_of = [&](std::size_t start) { return std::min(count, start + batch_size); };
+  auto next = std::async(std::launch::async, decode, std::size_t{0}, end_of(0));
+  for (std::size_t start = 0; start < count; start += batch_size) {
+    auto batch = next.get();
+    const std::size_t end = end_of(start);
+    if (end < count) next = std::async(std::launch::async, decode, end, end_of(end));
+    consume(start, end, std::move(batch));
+  }
+}
+
+struct DecodedBatch {
+  std::vector<cv::Mat> images;
+  std::vector<std::string> errors;  // per image; empty when it decoded
+};
+
 }  // namespace
 
 void check_heatmap_class(const std::string& heatmap_class, const std::vector<std::string>& classes) {
@@ -116,19 +136,22 @@ ClassifyResult classify_images(const ClassifyRequest& request) {
   result.predictions.classes = classifier.classes();
 
   Progress progress("classify", static_cast<std::int64_t>(paths.size()), request.quiet || paths.size() < 8);
-  for (std::size_t start = 0; start < paths.size(); start += static_cast<std::size_t>(request.batch_size)) {
-    const std::size_t end = std::min(paths.size(), start + static_cast<std::size_t>(request.batch_size));
-    const std::vector<std::filesystem::path> batch_paths(paths.begin() + static_cast<std::ptrdiff_t>(start),
-                                                         paths.begin() + static_cast<std::ptrdiff_t>(end));
-    std::vector<cv::Mat> decoded(batch_paths.size());
-    std::vector<std::string> errors(batch_paths.size());
-    parallel_for(decoded.size(), request.workers, [&](std::size_t k) {
+  const auto decode = [&](std::size_t start, std::size_t end) {
+    DecodedBatch batch{std::vector<cv::Mat>(end - start), std::vector<std::string>(end - start)};
+    parallel_for(end - start, request.workers, [&](std::size_t k) {
       try {
-        decoded[k] = read_rgb_image(batch_paths[k]);
+        batch.images[k] = read_rgb_image(paths[start + k]);
       } catch (const Error& e) {
-        errors[k] = e.what();
+        batch.errors[k] = e.what();
       }
     });
+    return batch;
+  };
+  const auto classify_batch = [&](std::size_t start, std::size_t end, DecodedBatch decoded_batch) {
+    const std::vector<std::filesystem::path> batch_paths(paths.begin() + static_cast<std::ptrdiff_t>(start),
+                                                         paths.begin() + static_cast<std::ptrdiff_t>(end));
+    std::vector<cv::Mat>& decoded = decoded_batch.images;
+    std::vector<std::string>& errors = decoded_batch.errors;
     std::vector<cv::Mat> classified;
     std::vector<std::string> ids;
     for (std::size_t k = 0; k < decoded.size(); ++k) {
@@ -150,7 +173,8 @@ ClassifyResult classify_images(const ClassifyRequest& request) {
     }
     result.append(batch);
     progress.advance(static_cast<std::int64_t>(end - start));
-  }
+  };
+  for_each_batch_decoded_ahead(paths.size(), static_cast<std::size_t>(request.batch_size), decode, classify_batch);
   progress.finish();
   return result;
 }
@@ -161,15 +185,18 @@ Predictions predict_entries(Classifier& classifier, const std::vector<ManifestEn
   Predictions predictions;
   predictions.classes = classifier.classes();
   Progress progress("predicting", static_cast<std::int64_t>(entries.size()), quiet);
-  for (std::size_t start = 0; start < entries.size(); start += static_cast<std::size_t>(batch_size)) {
-    const std::size_t end = std::min(entries.size(), start + static_cast<std::size_t>(batch_size));
+  const auto decode = [&](std::size_t start, std::size_t end) {
     std::vector<cv::Mat> batch(end - start);
-    std::vector<std::string> ids;
     parallel_for(batch.size(), workers, [&](std::size_t k) { batch[k] = read_rgb_image(entries[start + k].path); });
+    return batch;
+  };
+  const auto predict_batch = [&](std::size_t start, std::size_t end, std::vector<cv::Mat> batch) {
+    std::vector<std::string> ids;
     for (std::size_t k = start; k < end; ++k) ids.push_back(entries[k].id);
     predictions.append(classifier.classify(batch, ids, tta_views));
     progress.advance(static_cast<std::int64_t>(end - start));
-  }
+  };
+  for_each_batch_decoded_ahead(entries.size(), static_cast<std::size_t>(batch_size), decode, predict_batch);
   progress.finish();
   return predictions;
 }

@@ -21,7 +21,7 @@ struct ClassifyRequest {
   std::vector<std::filesystem::path> images;  // files, or folders of them (searched recursively)
   int batch_size = 8;
   int tta_views = 1;
-  int workers = 2;     // image decoding threads
+  int workers = 2;     // image decoding threads; batch k + 1 is decoded while batch k is classified
   bool quiet = false;  // no progress on stderr
   // Grad-CAM heatmaps (Classifier::heatmap) of every classified image, as
   // overlays <image stem>.<class>.png in this folder; none when empty.
@@ -81,7 +81,8 @@ nlohmann::json to_json(const ClassifyResult& result, bool include_logits);
 std::string to_text(const ClassifyResult& result, bool include_logits);
 
 // Every member's probabilities for manifest entries (ids = entry ids), images
-// decoded on `workers` threads. An unreadable image is a derm::Error: a
+// decoded on `workers` threads, each batch while the one before is classified
+// (as classify_images does). An unreadable image is a derm::Error: a
 // manifest from derm-prep holds only readable ones.
 Predictions predict_entries(Classifier& classifier, const std::vector<ManifestEntry>& entries, int batch_size,
                             int tta_views, int workers, bool quiet);
