@@ -300,6 +300,41 @@ TEST(LearnedResizer, IsTrainable) {
   EXPECT_LT((stem(x) - target).pow(2).mean().item<float>(), loss_before.item<float>());
 }
 
+// Without gradients, eval-mode float32 convolutions on the CPU run on oneDNN
+// even where ATen would take its native kernels (1x1, fewer than 16 images,
+// one thread): the same function.
+TEST(BasicConv2d, InferenceOnOneThreadIsTheForwardPass) {
+  torch::manual_seed(4);
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  for (const int64_t kernel : {1, 3}) {
+    for (const int64_t batch : {1, 3}) {
+      BasicConv2d layer(torch::nn::Conv2dOptions(48, 32, kernel).padding(kernel / 2).bias(false));
+      {
+        torch::NoGradGuard no_grad;
+        layer->bn->running_mean.normal_(0.0, 0.5);
+        layer->bn->running_var.uniform_(0.2, 3.0);
+        layer->bn->weight.uniform_(0.5, 2.0);
+        layer->bn->bias.normal_(0.0, 0.5);
+      }
+      layer->eval();
+      const auto x = torch::randn({batch, 48, 17, 17});
+      torch::Tensor y;
+      {
+        torch::NoGradGuard no_grad;
+        y = layer(x);
+      }
+      layer->to(torch::kFloat64);
+      const auto expected = layer(x.to(torch::kFloat64));
+      // Sums of 48 x kernel^2 products (at most 432) in float32: within
+      // 432 x 2^-24 = 2.6e-5 of their terms' magnitude, whatever the order.
+      EXPECT_LT(max_relative_difference(y.to(torch::kFloat64), expected), 1e-4)
+          << kernel << "x" << kernel << ", batch " << batch;
+    }
+  }
+  torch::set_num_threads(threads);
+}
+
 // A stem whose every part counts: conv_out non-zero, BatchNorm's statistics
 // and affine far from the identity.
 LearnedResizer trained_looking_stem(const StemOptions& options) {
