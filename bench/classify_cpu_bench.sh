@@ -72,7 +72,7 @@ ours = json.load(open(sys.argv[1]))
 base = json.load(open(sys.argv[2]))
 member = ours["images"][0]["members"][0]["probabilities"]
 assert ours["classes"] == base["classes"], (ours["classes"], base["classes"])
-print(max(abs(member[c] - p) for c, p in zip(base["classes"], base["probabilities"])))
+print(max(abs(member[c] - p) for c, p in zip(base["classes"], base["probabilities"][0])))
 EOF
 )
 echo "probabilities: ours $(tr -d ' \n' <"$TMP/ours.json" | grep -o '"members":\[{[^]]*"probabilities":{[^}]*}' | grep -o '"probabilities":{[^}]*}')" >&2
