@@ -87,24 +87,15 @@ torch::Tensor resize_by_matrices_channels_last_wide(const torch::Tensor& x, cons
   return both_done.view({out_w, n, out_h, channels}).permute({1, 3, 2, 0}).contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
-namespace {
-
-// One axis of a resize matrix as taps: output i reads count[i] inputs from
-// first[i] on, with weights[i * width ...].
-struct Taps {
-  std::vector<int64_t> first, count;
-  std::vector<float> weights;
-  int64_t width = 0;
-};
-
-Taps taps_of(const torch::Tensor& matrix) {
+ResizeTaps ResizeTaps::of(const torch::Tensor& matrix) {
   const auto m = matrix.to(torch::kFloat32).contiguous();
   const auto a = m.accessor<float, 2>();
-  const int64_t outputs = m.size(0), inputs = m.size(1);
-  Taps taps;
+  const int64_t outputs = m.size(0);
+  ResizeTaps taps;
+  taps.inputs = m.size(1);
   for (int64_t i = 0; i < outputs; ++i) {
     int64_t first = 0, last = -1;
-    for (int64_t j = 0; j < inputs; ++j) {
+    for (int64_t j = 0; j < taps.inputs; ++j) {
       if (a[i][j] == 0.0f) continue;
       if (last < 0) first = j;
       last = j;
@@ -120,18 +111,15 @@ Taps taps_of(const torch::Tensor& matrix) {
   return taps;
 }
 
-}  // namespace
-
-torch::Tensor resize_channels_last_by_taps(const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& cols) {
+torch::Tensor resize_channels_last_by_taps(const torch::Tensor& x, const ResizeTaps& heights, const ResizeTaps& widths) {
   TORCH_CHECK(x.dim() == 4 && x.is_cpu() && x.scalar_type() == torch::kFloat32,
               "resize_channels_last_by_taps: needs a float32 N x C x H x W tensor on the CPU");
-  TORCH_CHECK(rows.size(1) == x.size(2) && cols.size(1) == x.size(3), "resize_channels_last_by_taps: matrices of ",
-              rows.sizes(), " and ", cols.sizes(), " for an input of ", x.sizes());
+  TORCH_CHECK(heights.inputs == x.size(2) && widths.inputs == x.size(3), "resize_channels_last_by_taps: taps of ",
+              heights.inputs, " x ", widths.inputs, " inputs for an input of ", x.sizes());
   const auto in = x.contiguous(torch::MemoryFormat::ChannelsLast);
   const int64_t n = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
-  const int64_t out_h = rows.size(0), out_w = cols.size(0);
+  const auto out_h = static_cast<int64_t>(heights.first.size()), out_w = static_cast<int64_t>(widths.first.size());
   auto out = torch::empty({n, channels, out_h, out_w}, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-  const Taps heights = taps_of(rows), widths = taps_of(cols);
   const float* source = in.data_ptr<float>();
   float* target = out.data_ptr<float>();
   const int64_t line_size = width * channels;
@@ -173,8 +161,12 @@ std::string describe(const AntialiasedResize::Choice& choice) {
   return choice.input + ": " + name_of(choice.form) + " (" + (timings.empty() ? "not timed" : timings) + ")";
 }
 
+std::string AntialiasedResize::key_of(const torch::Tensor& x) const {
+  return std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) + " " + x.device().str();
+}
+
 const std::pair<torch::Tensor, torch::Tensor>& AntialiasedResize::matrices_for(const torch::Tensor& x) const {
-  const std::string key = std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) + " " + x.device().str();
+  const std::string key = key_of(x);
   auto found = matrices_.find(key);
   if (found == matrices_.end()) {
 #if DERM_WITH_CUDA
@@ -194,8 +186,12 @@ const std::pair<torch::Tensor, torch::Tensor>& AntialiasedResize::matrices_for(c
 }
 
 torch::Tensor AntialiasedResize::by_taps(const torch::Tensor& x) const {
-  const auto& [rows, cols] = matrices_for(x);
-  return resize_channels_last_by_taps(x, rows, cols);
+  auto found = taps_.find(key_of(x));
+  if (found == taps_.end()) {
+    const auto& [rows, cols] = matrices_for(x);
+    found = taps_.emplace(key_of(x), std::pair{ResizeTaps::of(rows), ResizeTaps::of(cols)}).first;
+  }
+  return resize_channels_last_by_taps(x, found->second.first, found->second.second);
 }
 
 torch::Tensor AntialiasedResize::run(Form form, const torch::Tensor& x) const {

@@ -107,11 +107,12 @@ TEST(AntialiasedResize, ByTapsEqualsTheMatricesOnChannelsLastInputs) {
                              " -> " + std::to_string(c.out_h) + "x" + std::to_string(c.out_w);
     const auto x = torch::randn({2, c.channels, c.h, c.w});
     const auto rows = antialiased_resize_matrix(c.h, c.out_h), cols = antialiased_resize_matrix(c.w, c.out_w);
-    const auto y = resize_channels_last_by_taps(x.contiguous(torch::MemoryFormat::ChannelsLast), rows, cols);
+    const ResizeTaps heights = ResizeTaps::of(rows), widths = ResizeTaps::of(cols);
+    const auto y = resize_channels_last_by_taps(x.contiguous(torch::MemoryFormat::ChannelsLast), heights, widths);
     EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast)) << what;
     expect_resize(y, x, c.out_h, c.out_w, what);
     // A plain (N x C x H x W) input gives the same numbers.
-    EXPECT_TRUE(torch::equal(resize_channels_last_by_taps(x, rows, cols), y)) << what;
+    EXPECT_TRUE(torch::equal(resize_channels_last_by_taps(x, heights, widths), y)) << what;
   }
 }
 

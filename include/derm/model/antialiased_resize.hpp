@@ -37,11 +37,21 @@ torch::Tensor resize_by_matrices_channels_last(const torch::Tensor& x, const tor
 torch::Tensor resize_by_matrices_channels_last_wide(const torch::Tensor& x, const torch::Tensor& rows,
                                                     const torch::Tensor& cols);
 
+// One axis of a resize matrix by its non-zero taps: output i reads count[i]
+// inputs from first[i] on, with weights[i * width ...].
+struct ResizeTaps {
+  static ResizeTaps of(const torch::Tensor& matrix);
+  int64_t inputs = 0;
+  std::vector<int64_t> first, count;
+  std::vector<float> weights;
+  int64_t width = 0;
+};
+
 // The same resize on the CPU, for float32 inputs in channels-last memory
 // (N x H x W x C), without a dense matrix product: heights, then widths, each
-// output reading only its filter's non-zero taps of rows and cols, every pass
-// contiguous over channels (and over W x C for the heights). Channels-last out.
-torch::Tensor resize_channels_last_by_taps(const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& cols);
+// output reading only its filter's taps, every pass contiguous over channels
+// (and over W x C for the heights). Channels-last out.
+torch::Tensor resize_channels_last_by_taps(const torch::Tensor& x, const ResizeTaps& heights, const ResizeTaps& widths);
 
 // The antialiased bilinear resize of N x C x H x W inputs to out x out by the
 // fastest of its forms. On the CPU always interpolate (PyTorch's own bits).
@@ -70,12 +80,15 @@ class AntialiasedResize {
  private:
   torch::Tensor run(Form form, const torch::Tensor& x) const;
   const std::pair<torch::Tensor, torch::Tensor>& matrices_for(const torch::Tensor& x) const;
+  std::string key_of(const torch::Tensor& x) const;
   Choice choose(const torch::Tensor& x, const std::string& input) const;
 
   int64_t output_size_;
   mutable std::vector<Choice> choices_;  // one per input key, in the order they came
   // The matrices (rows, cols) by "HxW device"; never replaced, as recorded CUDA graphs read them.
   mutable std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> matrices_;
+  // Their taps (rows, cols), by the same keys, made on by_taps' first call.
+  mutable std::map<std::string, std::pair<ResizeTaps, ResizeTaps>> taps_;
 };
 
 template <>
