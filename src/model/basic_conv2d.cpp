@@ -4,6 +4,7 @@
 
 #include "derm/model/autocast.hpp"
 #include "derm/model/batch_norm_sync.hpp"
+#include "inference_convolution.hpp"
 
 namespace derm {
 
@@ -18,14 +19,6 @@ const torch::ExpandingArray<2>& explicit_padding(const torch::nn::detail::ConvNd
 #else
   return c10::get<torch::ExpandingArray<2>>(options.padding());
 #endif
-}
-
-// A convolution without gradients on the CPU in float32 runs on oneDNN,
-// whatever the batch and thread count: ATen sends 1x1 convolutions of fewer
-// than 16 images on one thread to its native kernels, many times slower.
-bool onednn_inference(const torch::Tensor& x, const torch::Tensor& weight) {
-  return x.is_cpu() && x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32 &&
-         !torch::GradMode::is_enabled() && at::hasMKLDNN();
 }
 
 }  // namespace
@@ -43,22 +36,16 @@ torch::Tensor FoldedConvolution::forward(const torch::Tensor& x) const {
   if (fused_relu && x.is_cuda() && x.scalar_type() == weight.scalar_type() && !autocast_enabled(x.device())) {
     return at::cudnn_convolution_relu(x, weight, bias, stride, padding, dilation, groups);
   }
-  if (onednn_inference(x, weight)) {
-    return at::mkldnn_convolution(x, weight, bias, padding, stride, dilation, groups).relu_();
-  }
-  return torch::conv2d(x, weight, bias, stride, padding, dilation, groups).relu_();
+  return inference_convolution(x, weight, bias, padding, stride, dilation, groups).relu_();
 }
 
 torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
   if (folded_.defined() && !is_training()) return folded_.forward(x);
-  if (!is_training() && onednn_inference(x, conv->weight)) {
-    const auto& options = conv->options;
-    const auto& padding = explicit_padding(options);
-    return bn(at::mkldnn_convolution(x, conv->weight, conv->bias, *padding, *options.stride(), *options.dilation(),
-                                     options.groups()))
-        .relu_();
-  }
-  return batch_norm(bn, conv(x)).relu_();
+  if (is_training()) return batch_norm(bn, conv(x)).relu_();
+  const auto& options = conv->options;
+  return bn(inference_convolution(x, conv->weight, conv->bias, *explicit_padding(options), *options.stride(),
+                                  *options.dilation(), options.groups()))
+      .relu_();
 }
 
 void BasicConv2dImpl::fold_batch_norm(bool fused_relu) {

@@ -1,6 +1,7 @@
 #include "derm/model/learned_resizer.hpp"
 
 #include "derm/model/batch_norm_sync.hpp"
+#include "inference_convolution.hpp"
 
 namespace derm {
 
@@ -32,18 +33,6 @@ torch::Tensor LearnedResizerImpl::forward(const torch::Tensor& x) {
   // N x 3 x 299 x 299
 }
 
-namespace {
-
-// oneDNN's convolution whatever the batch and thread count: ATen sends 1x1
-// convolutions of fewer than 16 images on one thread to its native kernels,
-// many times slower here.
-torch::Tensor onednn_convolution(const torch::Tensor& x, const torch::nn::Conv2d& conv, int64_t padding) {
-  if (!at::hasMKLDNN()) return torch::conv2d(x, conv->weight, conv->bias, 1, padding);
-  return at::mkldnn_convolution(x, conv->weight, conv->bias, {padding, padding}, {1, 1}, {1, 1}, 1);
-}
-
-}  // namespace
-
 torch::Tensor LearnedResizerImpl::forward_cpu_inference(const torch::Tensor& x) {
   // One image at a time: a batch's full-resolution features (8 x 16 x 700 x
   // 700 floats: 250 MB) would be fresh memory, page-faulted in, on every call.
@@ -57,9 +46,9 @@ torch::Tensor LearnedResizerImpl::forward_cpu_inference(const torch::Tensor& x) 
   // after the resize, whose rows sum to 1. Both resizes by taps.
   // 1 x 3 x S x S -> channels-last
   const auto image = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  auto features = onednn_convolution(image, conv1, 1);
+  auto features = inference_convolution(image, conv1->weight, conv1->bias, {1, 1}, {1, 1}, {1, 1}, 1);
   torch::leaky_relu_(features, 0.2);
-  features = onednn_convolution(features, conv2, 0);
+  features = inference_convolution(features, conv2->weight, conv2->bias, {0, 0}, {1, 1}, {1, 1}, 1);
   torch::leaky_relu_(features, 0.2);
   // 1 x C x S x S, channels-last
   const auto small = bn(resize_.by_taps(features));
