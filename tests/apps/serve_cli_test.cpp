@@ -282,7 +282,8 @@ double queue_depth(int port) {
 }
 
 TEST_F(Serve, SigtermAnswersTheRequestsInFlightThenExitsZero) {
-  // A 299 px network one image at a time: the burst stays in flight for seconds.
+  // A 299 px network one image at a time, each with its Grad-CAM heatmap (a
+  // forward and a backward pass): the burst stays in flight for seconds.
   UntrainedModelOptions o;
   create_untrained_model(dir_ / "slow.safetensors", o);
   // Threads for the 8 requests and for the test's look at /metrics.
@@ -297,7 +298,8 @@ TEST_F(Serve, SigtermAnswersTheRequestsInFlightThenExitsZero) {
     clients.emplace_back([&, c] {
       httplib::Client client("127.0.0.1", server.port());
       client.set_read_timeout(300, 0);
-      const auto res = client.Post("/v1/classify", images_[static_cast<std::size_t>(c) % images_.size()], "image/jpeg");
+      const auto& image = images_[static_cast<std::size_t>(c) % images_.size()];
+      const auto res = client.Post("/v1/classify?heatmap=predicted", image, "image/jpeg");
       if (res && res->status == 200) {
         ++answered;
         if (signalled) ++answered_after_signal;

@@ -4,11 +4,14 @@
 A seeded, randomly initialised torchvision inception_v3 is saved as a
 state_dict, converted by scripts/convert_torchvision_weights.py and run by
 derm-classify --json --logits on a 299x299 PNG; its 1000 logits must equal
-torchvision's on the same image with the standard ImageNet normalisation
-(max abs difference below 1e-3). Fresh BatchNorm statistics let activations
-grow to ~1e11, where any difference would be invisible in relative terms, so
-the check is repeated with BatchNorm statistics calibrated on a random batch
-(logits of order 1). Exit 77 (skipped) when torchvision is missing.
+torchvision's on the same image with the standard ImageNet normalisation up to
+float32 rounding: max abs difference below 1e-5 of the largest |logit|. derm
+runs every convolution of an image on oneDNN, where PyTorch on one thread
+takes its native kernels for 1x1 convolutions of fewer than 16 images; the
+sums' order differs, and about 95 layers of float32 rounding measured 6e-7 of
+the largest logit. Fresh BatchNorm statistics let activations grow to ~1e11,
+so the check is repeated with BatchNorm statistics calibrated on a random
+batch (logits of order 1e3). Exit 77 (skipped) when torchvision is missing.
 """
 import json
 import subprocess
@@ -87,7 +90,7 @@ def compare(model, label, classify, convert, np, torch, Image, TF):
     if not result["untrained"]:
         print(f"FAIL ({label}): derm-classify did not flag the random weights as untrained")
         return 1
-    return 0 if difference < 1e-3 and same_top5 else 1
+    return 0 if difference < 1e-5 * float(np.abs(reference).max()) and same_top5 else 1
 
 
 if __name__ == "__main__":
