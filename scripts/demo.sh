@@ -1,20 +1,13 @@
 #!/usr/bin/env bash
-# The main job: classify a real dermoscopy image with the model in models/.
-# Until a trained ensemble ships, an UNTRAINED model is made here and every
-# output says so; models/README.md says how to get a trained one.
+# The main job: classify two real dermoscopy images with the reference model
+# (models/reference, see models/README.md), or with the model or ensemble
+# folder in DERM_MODEL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/apps
 data=${DERM_DATA_DIR:-../shared/data}
-
-model=models/ensemble
-if [ ! -f "$model/ensemble.json" ]; then
-  model=models/untrained-demo.safetensors
-  if [ ! -f "$model" ]; then
-    "$bin/derm-model/derm-model" create "$model" --input-size 700 --classes melanoma,seborrheic_keratosis,nevus
-  fi
-  echo "NOTE: no trained ensemble in models/ensemble; using $model, which is UNTRAINED (meaningless output)" >&2
-fi
+model=${DERM_MODEL:-models/reference}
+[ -e "$model" ] || { echo "$0: $model: no such model (set DERM_MODEL)" >&2; exit 1; }
 
 images=()
 if [ -d "$data/isic-fullres-sample/images" ]; then
