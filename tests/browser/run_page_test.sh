@@ -23,6 +23,7 @@ trap cleanup EXIT
 "$build/apps/derm-model/derm-model" create "$work/model.safetensors" --input-size 299 --backbone-size 299 2>/dev/null
 # serve EXTRA_ARGS...: starts derm-serve, sets $url once it is ready.
 serve() {
+  rm -f "$work/address"  # else the wait below can read the previous server's address as it is truncated
   "$build/apps/derm-serve/derm-serve" --model "$work/model.safetensors" --port 0 --device cpu "$@" \
     >"$work/address" 2>"$work/serve.log" &
   server=$!
