@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include "batcher.hpp"
 #include "derm/core/atomic_file.hpp"
@@ -87,6 +88,7 @@ struct Server::State {
   ServeOptions options;
   std::string api_key;
   httplib::Server http;
+  socket_t listening_socket = INVALID_SOCKET;  // as httplib made it, before its listen()
   int port = -1;
   detail::ServiceMetrics metrics;
   std::atomic<std::uint64_t> next_request{1};
@@ -138,11 +140,22 @@ Server::~Server() = default;
 
 void Server::bind() {
   const auto& o = state_->options;
+  state_->http.set_socket_options([this](socket_t socket) {
+    httplib::default_socket_options(socket);
+    state_->listening_socket = socket;
+  });
   state_->port = o.port == 0 ? state_->http.bind_to_any_port(o.host) : (state_->http.bind_to_port(o.host, o.port)
                                                                           ? o.port
                                                                           : -1);
   if (state_->port < 0) {
     throw Error(o.host + ":" + std::to_string(o.port) + ": cannot listen there (in use, or no such address)");
+  }
+  // Debian's httplib listens with a backlog of 5: a burst of new connections
+  // (clients without keep-alive) overflows it, the kernel answers with SYN
+  // cookies, and one that fails validation is reset after the client sent its
+  // request. listen() again sets the backlog (to the system's maximum).
+  if (::listen(state_->listening_socket, SOMAXCONN) != 0) {
+    spdlog::warn("the listen backlog stays at httplib's 5: listen() failed");
   }
 }
 
