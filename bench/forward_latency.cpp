@@ -4,9 +4,12 @@
 //   derm_bench_forward_latency MODEL.safetensors [--device cuda] [--size 700] [--iterations 100]
 //       [--warmup 20] [--batch 1] [--bf16] [--channels-last] [--cudnn-benchmark] [--threads N]
 //       [--no-cuda-graphs] [--no-fold] [--[no-]merge-siblings] [--[no-]fused-relu] [--[no-]fold-pools]
+//       [--no-cpu-plan]
 //
 // The model is loaded and run as derm::Classifier runs it: derm::load_model (eval
-// mode on --device), on CUDA BatchNorm folded into the convolutions, under
+// mode on --device), on CUDA BatchNorm folded into the convolutions, on the
+// CPU its oneDNN plan for the input's shape made and run once at load
+// (InceptionV3Impl::prepare_cpu_inference; "load_ms" includes it), under
 // c10::InferenceMode, through derm::GraphedForward (on CUDA a recorded graph,
 // replayed). The input is a fixed pattern (the same as
 // bench/pytorch_latency_baseline.py's), already normalised and on the device,
@@ -21,7 +24,7 @@
 // Defaults are derm-classify's own settings: fp32, contiguous (NCHW) input,
 // cuDNN benchmark off, on CUDA graphs and the BatchNorm fold. --bf16 runs under
 // bf16 autocast as training does; --channels-last, --cudnn-benchmark,
-// --no-cuda-graphs, --no-fold and the fold's options (derm::FoldOptions, whose
+// --no-cuda-graphs, --no-fold, --no-cpu-plan (LibTorch's operators) and the fold's options (derm::FoldOptions, whose
 // defaults derm-classify uses) are what-if switches.
 #include <algorithm>
 #include <chrono>
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
                "derm_bench_forward_latency"};
   std::string model_path, device_name = "auto";
   int size = 0, iterations = 100, warmup = 20, batch = 1, threads = 0;
-  bool bf16 = false, channels_last = false, cudnn_benchmark = false, cuda_graphs = true, fold = true;
+  bool bf16 = false, channels_last = false, cudnn_benchmark = false, cuda_graphs = true, fold = true, cpu_plan = true;
   derm::FoldOptions fold_options;
   app.add_option("model", model_path, "derm model file (.safetensors)")->required();
   app.add_option("--device", device_name, "cpu, cuda, cuda:N or auto")->capture_default_str();
@@ -60,6 +63,7 @@ int main(int argc, char** argv) {
   app.add_flag("--channels-last", channels_last, "Channels-last weights and input (default: as derm-classify, off)");
   app.add_flag("--cudnn-benchmark", cudnn_benchmark, "cuDNN autotuning (default: as derm-classify, off)");
   app.add_flag("!--no-cuda-graphs", cuda_graphs, "Plain forward calls instead of a replayed CUDA graph");
+  app.add_flag("!--no-cpu-plan", cpu_plan, "CPU: LibTorch's operators instead of the oneDNN plan");
   app.add_flag("!--no-fold", fold, "CUDA: keep BatchNorm apart from the convolutions");
   app.add_flag("--merge-siblings,!--no-merge-siblings", fold_options.merge_siblings,
                "With the fold: each block's 1x1 convolutions that read its input as one")
@@ -83,9 +87,11 @@ int main(int argc, char** argv) {
     const torch::Device device = derm::parse_device(device_name);
     if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(cudnn_benchmark);
 
+    const auto load_start = std::chrono::steady_clock::now();
     derm::Model model = derm::load_model(model_path, device);
     auto& net = model.network;
     net->eval();
+    net->cpu_inference_plans = cpu_plan && derm::InceptionV3Impl::cpu_inference_plans_built();
     if (channels_last) {
       torch::NoGradGuard no_grad;
       for (auto& p : net->parameters()) {
@@ -95,6 +101,9 @@ int main(int argc, char** argv) {
     const bool folded = fold && derm::InceptionV3Impl::inference_folds_batch_norm(device);
     if (folded) net->fold_batch_norm(fold_options);
     if (size == 0) size = model.metadata.preprocessing.input_size;
+    if (device.is_cpu() && net->cpu_inference_plans && !bf16) net->prepare_cpu_inference(size, size);
+    const double load_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
     derm::GraphedForward forward(
         [&](const torch::Tensor& input) {
           derm::Bf16Autocast cast(bf16, device);
@@ -146,6 +155,8 @@ int main(int argc, char** argv) {
                        {"merged_siblings", folded && fold_options.merge_siblings},
                        {"fused_relu", folded && fold_options.fused_relu},
                        {"folded_average_pools", folded && fold_options.average_pools},
+                       {"cpu_plan", device.is_cpu() && net->cpu_inference_plans && !bf16},
+                       {"load_ms", load_ms},
                        {"threads", device.is_cuda() ? 0 : torch::get_num_threads()},
                        {"size", size},
                        {"batch", batch},

@@ -15,6 +15,13 @@ find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Threads REQUIRED)
+# oneDNN, which Debian's LibTorch links (libdnnl.so.2), for the CPU inference
+# plans (src/model/cpu_inference_plan.hpp); without it LibTorch's operators run.
+# By path: Debian's dnnl-config.cmake requires OpenCL.
+if(DERM_ONEDNN_PLANS)
+  find_path(DERM_DNNL_INCLUDE_DIR dnnl.hpp)
+  find_library(DERM_DNNL_LIBRARY dnnl)
+endif()
 # Gloo's headers (Debian: libgloo-dev), which c10d's ProcessGroupGloo.hpp includes;
 # a pip/zip LibTorch may carry them in its own include folder.
 find_path(DERM_GLOO_INCLUDE_DIR gloo/config.h HINTS ${TORCH_INCLUDE_DIRS} REQUIRED)

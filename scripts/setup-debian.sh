@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config ca-certificates \
-  libtorch-dev libgloo-dev libopencv-dev libjpeg-dev \
+  libtorch-dev libdnnl-dev libgloo-dev libopencv-dev libjpeg-dev \
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev libcpp-httplib-dev \
   python3 python3-torch python3-torchvision python3-numpy python3-pil python3-onnx \
   chromium curl >/dev/null

@@ -35,6 +35,9 @@ Classifier::Classifier(const ClassifierOptions& options) : state_(std::make_uniq
   for (const auto& path : state_->paths) {
     Model model = load_model(path, state_->device);
     if (InceptionV3Impl::inference_folds_batch_norm(state_->device)) model.network->fold_batch_norm();
+    // On the CPU the network's oneDNN plan for its input size, made and run once now (warm-up at load).
+    const int64_t side = model.metadata.preprocessing.input_size;
+    if (state_->device.is_cpu()) model.network->prepare_cpu_inference(side, side);
     state_->forwards.push_back(std::make_unique<GraphedForward>(
         [network = model.network](const torch::Tensor& x) mutable { return network->forward(x); }, options.cuda_graphs,
         state_->graph_memory));

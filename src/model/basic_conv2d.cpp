@@ -10,8 +10,6 @@ namespace derm {
 
 using torch::nn::Conv2dOptions;
 
-namespace {
-
 const torch::ExpandingArray<2>& explicit_padding(const torch::nn::detail::ConvNdOptions<2>& options) {
   // LibTorch's padding is a c10::variant before 2.1 and a std::variant from 2.1 on.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
@@ -20,8 +18,6 @@ const torch::ExpandingArray<2>& explicit_padding(const torch::nn::detail::ConvNd
   return c10::get<torch::ExpandingArray<2>>(options.padding());
 #endif
 }
-
-}  // namespace
 
 BasicConv2dImpl::BasicConv2dImpl(const Conv2dOptions& options)
     : conv(register_module("conv", torch::nn::Conv2d(options))),
@@ -48,21 +44,27 @@ torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
       .relu_();
 }
 
-void BasicConv2dImpl::fold_batch_norm(bool fused_relu) {
+FoldedConvolution BasicConv2dImpl::batch_norm_fold() const {
   torch::NoGradGuard no_grad;
+  FoldedConvolution folded;
   // In float64, so that the fold adds no rounding beyond the final cast.
   const auto& w = conv->weight;
   const auto scale = bn->weight.to(torch::kFloat64) / (bn->running_var.to(torch::kFloat64) + bn->options.eps()).sqrt();
-  folded_.weight = (w.to(torch::kFloat64) * scale.view({-1, 1, 1, 1}))
-                       .to(w.scalar_type())
-                       .contiguous(w.suggest_memory_format());
-  folded_.bias = (bn->bias.to(torch::kFloat64) - bn->running_mean.to(torch::kFloat64) * scale).to(w.scalar_type());
+  folded.weight = (w.to(torch::kFloat64) * scale.view({-1, 1, 1, 1}))
+                      .to(w.scalar_type())
+                      .contiguous(w.suggest_memory_format());
+  folded.bias = (bn->bias.to(torch::kFloat64) - bn->running_mean.to(torch::kFloat64) * scale).to(w.scalar_type());
   const auto& options = conv->options;
-  folded_.stride = std::vector<int64_t>(options.stride()->begin(), options.stride()->end());
+  folded.stride = std::vector<int64_t>(options.stride()->begin(), options.stride()->end());
   const auto& padding = explicit_padding(options);
-  folded_.padding = std::vector<int64_t>(padding->begin(), padding->end());
-  folded_.dilation = std::vector<int64_t>(options.dilation()->begin(), options.dilation()->end());
-  folded_.groups = options.groups();
+  folded.padding = std::vector<int64_t>(padding->begin(), padding->end());
+  folded.dilation = std::vector<int64_t>(options.dilation()->begin(), options.dilation()->end());
+  folded.groups = options.groups();
+  return folded;
+}
+
+void BasicConv2dImpl::fold_batch_norm(bool fused_relu) {
+  folded_ = batch_norm_fold();
   folded_.fused_relu = fused_relu;
 }
 

@@ -1,5 +1,10 @@
 #include "derm/model/inception_v3.hpp"
 
+#include "onednn_config.hpp"
+#if DERM_WITH_ONEDNN
+#include "cpu_inference_plan.hpp"
+#endif
+
 namespace derm {
 
 namespace F = torch::nn::functional;
@@ -246,6 +251,27 @@ std::vector<std::string> InceptionV3Impl::layer_names() const {
   return names;
 }
 
+bool InceptionV3Impl::cpu_inference_plans_built() { return DERM_WITH_ONEDNN != 0; }
+
+bool InceptionV3Impl::runs_cpu_plan(const torch::Tensor& x) const {
+  return cpu_inference_plans_built() && cpu_inference_plans && !is_training() && !torch::GradMode::is_enabled() &&
+         x.is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 4 && x.size(1) == 3 &&
+         fc->weight.is_cpu() && fc->weight.scalar_type() == torch::kFloat32;
+}
+
+void InceptionV3Impl::prepare_cpu_inference(int64_t height, int64_t width) {
+#if DERM_WITH_ONEDNN
+  if (!cpu_inference_plans || is_training() || !fc->weight.is_cpu() || fc->weight.scalar_type() != torch::kFloat32) {
+    return;
+  }
+  if (!cpu_plans_) cpu_plans_ = std::make_shared<CpuInferencePlans>();
+  cpu_plans_->prepare(*this, height, width);
+#else
+  (void)height;
+  (void)width;
+#endif
+}
+
 InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x, const std::string& keep) {
   InceptionV3Output out;
   const auto kept = [&](const char* layer, const torch::Tensor& y) {
@@ -257,6 +283,13 @@ InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x, const std::
     auto ch2 = x.select(1, 2).unsqueeze(1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5;
     x = torch::cat({ch0, ch1, ch2}, 1);
   }
+#if DERM_WITH_ONEDNN
+  if (keep.empty() && runs_cpu_plan(x)) {
+    if (!cpu_plans_) cpu_plans_ = std::make_shared<CpuInferencePlans>();
+    out.logits = fc(cpu_plans_->features(*this, x));
+    return out;
+  }
+#endif
   if (stem) {
     // N x 3 x input_size x input_size
     x = stem(x);

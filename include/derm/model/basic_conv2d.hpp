@@ -7,6 +7,9 @@
 
 namespace derm {
 
+// A Conv2d's padding when given as numbers (not "same" or "valid").
+const torch::ExpandingArray<2>& explicit_padding(const torch::nn::detail::ConvNdOptions<2>& options);
+
 // A convolution with its BatchNorm folded in, followed by ReLU (inference).
 struct FoldedConvolution {
   torch::Tensor weight, bias;
@@ -34,6 +37,8 @@ struct BasicConv2dImpl : torch::nn::Module {
   // not part of the state_dict; train(true) drops it, and weights changed after
   // folding are not seen until the next fold.
   void fold_batch_norm(bool fused_relu = false);
+  // That fold, made now from the current weights and returned, not kept.
+  FoldedConvolution batch_norm_fold() const;
   bool batch_norm_folded() const { return folded_.defined(); }
   // After fold_batch_norm, for a 1x1 convolution fed by avg_pool2d(3, stride 1,
   // padding 1): folds that pool in, so forward reads the pool's input instead

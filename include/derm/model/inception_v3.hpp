@@ -3,6 +3,7 @@
 // torchvision's inception_v3, so that torchvision state_dicts map one to one,
 // plus an optional learned-resizer stem that lets the network read images
 // larger than the backbone's 299x299 (e.g. 700x700 dermoscopy images).
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "derm/model/learned_resizer.hpp"
 
 namespace derm {
+
+class CpuInferencePlans;
 
 struct InceptionAImpl : torch::nn::Module {
   InceptionAImpl(int64_t in_channels, int64_t pool_features);
@@ -126,6 +129,20 @@ struct InceptionV3Impl : torch::nn::Module {
   // the CPU the gain was measured small).
   static bool inference_folds_batch_norm(const torch::Device& device) { return device.is_cuda(); }
 
+  // CPU inference: in eval mode without gradients, for float32 CPU input and
+  // weights with no layer kept, forward runs a plan of oneDNN primitives made
+  // once per input size (src/model/cpu_inference_plan.hpp: BatchNorm folded,
+  // ReLU fused, weights packed once) instead of LibTorch's operators. The same
+  // function to float32 rounding; false: LibTorch's operators.
+  bool cpu_inference_plans = true;
+  // Whether this build has the plans (oneDNN's headers were found).
+  static bool cpu_inference_plans_built();
+  // Makes the plan for H x W inputs now and runs it once, so that a model
+  // loaded for inference does not pay for it on its first image.
+  void prepare_cpu_inference(int64_t height, int64_t width);
+  // The plans made so far (for tests and benchmarks); null before the first.
+  const CpuInferencePlans* cpu_plans() const { return cpu_plans_.get(); }
+
   InceptionV3Options options;
   LearnedResizer stem{nullptr};
   BasicConv2d Conv2d_1a_3x3{nullptr}, Conv2d_2a_3x3{nullptr}, Conv2d_2b_3x3{nullptr},
@@ -138,6 +155,10 @@ struct InceptionV3Impl : torch::nn::Module {
   InceptionE Mixed_7b{nullptr}, Mixed_7c{nullptr};
   torch::nn::Dropout dropout{nullptr};
   torch::nn::Linear fc{nullptr};
+
+ private:
+  bool runs_cpu_plan(const torch::Tensor& x) const;
+  std::shared_ptr<CpuInferencePlans> cpu_plans_;
 };
 TORCH_MODULE(InceptionV3);
 
