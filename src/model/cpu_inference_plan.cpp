@@ -13,87 +13,14 @@
 
 #include "derm/core/error.hpp"
 #include "derm/model/inception_v3.hpp"
+#include "cpu_stem_plan.hpp"
+#include "packed_weights.hpp"
 
 namespace derm {
 
 using dnnl::memory;
 using Tag = memory::format_tag;
 using DataType = memory::data_type;
-
-namespace {
-
-memory::dims dims_of(at::IntArrayRef sizes) { return memory::dims(sizes.begin(), sizes.end()); }
-
-// A convolution as the plan runs it: its folded weights (made only when they
-// are not packed yet) and, when set, a ReLU post-op of this negative slope.
-struct ConvolutionSpec {
-  const void* key = nullptr;  // the module, for PackedWeights
-  std::vector<int64_t> weight_shape, stride, padding;
-  std::function<std::pair<torch::Tensor, torch::Tensor>()> weight_and_bias;  // float32 OIHW, O
-  std::optional<float> negative_slope;
-};
-
-ConvolutionSpec spec_of(BasicConv2dImpl& unit) {
-  ConvolutionSpec spec;
-  spec.key = &unit;
-  spec.weight_shape = unit.conv->weight.sizes().vec();
-  spec.stride = std::vector<int64_t>(unit.conv->options.stride()->begin(), unit.conv->options.stride()->end());
-  const auto& padding = explicit_padding(unit.conv->options);
-  spec.padding = std::vector<int64_t>(padding->begin(), padding->end());
-  spec.weight_and_bias = [&unit] {
-    const FoldedConvolution folded = unit.batch_norm_fold();
-    return std::make_pair(folded.weight.contiguous(), folded.bias.contiguous());
-  };
-  spec.negative_slope = 0.0F;
-  return spec;
-}
-
-ConvolutionSpec spec_of(torch::nn::Conv2dImpl& conv, float negative_slope) {
-  ConvolutionSpec spec;
-  spec.key = &conv;
-  spec.weight_shape = conv.weight.sizes().vec();
-  spec.stride = std::vector<int64_t>(conv.options.stride()->begin(), conv.options.stride()->end());
-  const auto& padding = explicit_padding(conv.options);
-  spec.padding = std::vector<int64_t>(padding->begin(), padding->end());
-  spec.weight_and_bias = [&conv] { return std::make_pair(conv.weight.contiguous(), conv.bias.contiguous()); };
-  spec.negative_slope = negative_slope;
-  return spec;
-}
-
-}  // namespace
-
-// Weights in the layouts convolutions asked for, by module and layout, shared
-// by the plans of one network.
-class PackedWeights {
- public:
-  explicit PackedWeights(dnnl::engine engine) : engine_(std::move(engine)) {}
-
-  // The weights and bias of `spec` in `layout`, reordered now if no plan asked for it before.
-  std::pair<memory, memory> get(const ConvolutionSpec& spec, const memory::desc& layout) {
-    for (const auto& entry : entries_) {
-      if (entry.key == spec.key && entry.weights.get_desc() == layout) return {entry.weights, entry.bias};
-    }
-    const auto [weight, bias] = spec.weight_and_bias();
-    TORCH_CHECK(weight.scalar_type() == torch::kFloat32 && weight.is_cpu(), "CpuInferencePlan: float32 CPU weights only");
-    memory plain({dims_of(weight.sizes()), DataType::f32, Tag::oihw}, engine_, weight.data_ptr());
-    memory packed(layout, engine_);
-    dnnl::stream stream(engine_);
-    dnnl::reorder(plain, packed).execute(stream, plain, packed);
-    stream.wait();
-    memory packed_bias({{bias.size(0)}, DataType::f32, Tag::x}, engine_);
-    std::copy_n(bias.data_ptr<float>(), bias.size(0), static_cast<float*>(packed_bias.get_data_handle()));
-    entries_.push_back({spec.key, packed, packed_bias});
-    return {packed, packed_bias};
-  }
-
- private:
-  struct Entry {
-    const void* key;
-    memory weights, bias;
-  };
-  dnnl::engine engine_;
-  std::vector<Entry> entries_;
-};
 
 namespace {
 
@@ -119,17 +46,8 @@ class PlanBuilder {
     const auto& w = spec.weight_shape;
     const memory::dims out{dims[0], w[0], (dims[2] + 2 * spec.padding[0] - w[2]) / spec.stride[0] + 1,
                            (dims[3] + 2 * spec.padding[1] - w[3]) / spec.stride[1] + 1};
-    const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, {dims, DataType::f32, Tag::any},
-        {dims_of(w), DataType::f32, Tag::any}, {{w[0]}, DataType::f32, Tag::x}, {out, DataType::f32, Tag::any},
-        dims_of(spec.stride), dims_of(spec.padding), dims_of(spec.padding));
-    dnnl::primitive_attr attr;
-    if (spec.negative_slope) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0F, dnnl::algorithm::eltwise_relu, *spec.negative_slope, 0.0F);
-      attr.set_post_ops(ops);
-    }
-    const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine_);
+    const auto pd =
+        convolution_primitive(engine_, spec, {dims, DataType::f32, Tag::any}, {out, DataType::f32, Tag::any});
     const memory src = conform(x, pd.src_desc());
     const auto [weights, bias] = packed_.get(spec, pd.weights_desc());
     const memory y = buffer(pd.dst_desc());
@@ -340,10 +258,7 @@ struct CpuInferencePlan::State {
   dnnl::stream stream{engine};
   std::vector<int64_t> input_shape;
   InceptionV3Impl* network = nullptr;
-  // The stem's full-resolution convolutions, one image at a time: channels-last
-  // image in, channels-last features out (read by LearnedResizerImpl).
-  Program stem;
-  memory stem_image, stem_features;
+  std::unique_ptr<CpuStemPlan> stem;  // when the network has one
   // The backbone: 1 x 3 x backbone x backbone (NCHW) in, 1 x 2048 out.
   Program backbone;
   memory backbone_input, pooled;
@@ -356,19 +271,11 @@ CpuInferencePlan::CpuInferencePlan(InceptionV3Impl& network, int64_t height, int
   s.network = &network;
   const int64_t n = 1;
   if (network.stem) {
-    LearnedResizerImpl& stem = *network.stem;
-    PlanBuilder b(s.engine, packed);
-    s.stem_image = b.external({1, 3, height, width}, Tag::nhwc);
-    memory features = b.convolution(s.stem_image, spec_of(*stem.conv1, 0.2F));
-    features = b.convolution(features, spec_of(*stem.conv2, 0.2F));
-    s.stem_features = b.conform(features, {features.get_desc().dims(), DataType::f32, Tag::nhwc});
-    b.keep(s.stem_features);
-    s.stem.arena = b.lay_out();
-    s.stem.steps = b.steps();
-    height = width = stem.options.output_size;
+    s.stem = std::make_unique<CpuStemPlan>(*network.stem, height, width, s.engine, packed);
+    height = width = network.stem->options.output_size;
   }
   PlanBuilder b(s.engine, packed);
-  s.backbone_input = b.external({n, 3, height, width}, Tag::nchw);
+  s.backbone_input = b.external({n, 3, height, width}, s.stem ? Tag::nhwc : Tag::nchw);
   memory x = b.convolution(s.backbone_input, spec_of(*network.Conv2d_1a_3x3));
   x = b.convolution(x, spec_of(*network.Conv2d_2a_3x3));
   x = b.convolution(x, spec_of(*network.Conv2d_2b_3x3));
@@ -397,19 +304,12 @@ const std::vector<int64_t>& CpuInferencePlan::input_shape() const { return state
 
 std::vector<std::string> CpuInferencePlan::implementations() const {
   std::vector<std::string> names;
-  for (const Program* program : {&state_->stem, &state_->backbone}) {
-    for (const auto& step : program->steps) names.push_back(step.implementation);
-  }
+  if (state_->stem) names = state_->stem->implementations();
+  for (const auto& step : state_->backbone.steps) names.push_back(step.implementation);
   return names;
 }
 
-int64_t CpuInferencePlan::arena_bytes() const {
-  int64_t bytes = 0;
-  for (const Program* program : {&state_->stem, &state_->backbone}) {
-    if (program->arena.defined()) bytes += program->arena.numel();
-  }
-  return bytes;
-}
+int64_t CpuInferencePlan::arena_bytes() const { return state_->backbone.arena.numel(); }
 
 torch::Tensor CpuInferencePlan::features(const torch::Tensor& x) {
   State& s = *state_;
@@ -418,18 +318,14 @@ torch::Tensor CpuInferencePlan::features(const torch::Tensor& x) {
               "CpuInferencePlan: planned for another input");
   torch::Tensor pooled = torch::empty({x.size(0), s.pooled.get_desc().dims()[1]}, x.options());
   for (int64_t i = 0; i < x.size(0); ++i) {
-    torch::Tensor backbone_input = x.narrow(0, i, 1).contiguous();
-    if (s.network->stem) {
-      const auto image = backbone_input.contiguous(torch::MemoryFormat::ChannelsLast);
-      s.stem_image.set_data_handle(image.data_ptr());
-      s.stem.run(s.stream);
-      const auto dims = s.stem_features.get_desc().dims();
-      const auto features = torch::from_blob(s.stem_features.get_data_handle(), {dims[0], dims[2], dims[3], dims[1]},
-                                             x.options())  // NHWC memory
-                                .permute({0, 3, 1, 2});
-      backbone_input = s.network->stem->from_features_cpu_inference(image, features).contiguous();
+    torch::Tensor image;
+    if (s.stem) {
+      s.stem->run(x[i], s.stream);
+      s.backbone_input.set_data_handle(s.stem->output().get_data_handle());
+    } else {
+      image = x.narrow(0, i, 1).contiguous();
+      s.backbone_input.set_data_handle(image.data_ptr());
     }
-    s.backbone_input.set_data_handle(backbone_input.data_ptr());
     s.pooled.set_data_handle(pooled[i].data_ptr());
     s.backbone.run(s.stream);
   }

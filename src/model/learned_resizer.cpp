@@ -50,10 +50,6 @@ torch::Tensor LearnedResizerImpl::forward_cpu_inference(const torch::Tensor& x) 
   torch::leaky_relu_(features, 0.2);
   features = inference_convolution(features, conv2->weight, conv2->bias, {0, 0}, {1, 1}, {1, 1}, 1);
   torch::leaky_relu_(features, 0.2);
-  return from_features_cpu_inference(image, features);
-}
-
-torch::Tensor LearnedResizerImpl::from_features_cpu_inference(const torch::Tensor& image, const torch::Tensor& features) {
   // 1 x C x S x S, channels-last
   const auto small = bn(resize_.by_taps(features));
   // 1 x C x 299 x 299

@@ -81,6 +81,25 @@ TEST_F(CpuInferencePlanTest, IsTheForwardPassWithAStemImageByImage) {
   }
 }
 
+// Stems of 16 channels (the default) run derm's own conv_out loop, others oneDNN's.
+TEST_F(CpuInferencePlanTest, IsTheForwardPassWithAnUpsamplingStemOfEightChannels) {
+  torch::manual_seed(15);
+  InceptionV3Options options;
+  options.num_classes = 3;
+  options.aux_logits = false;
+  options.input_size = 70;
+  options.backbone_size = 90;
+  options.stem_channels = 8;
+  InceptionV3 net(options);
+  randomise(net);
+  net->eval();
+  const auto x = torch::randn({2, 3, 70, 70});
+  const auto planned = planned_forward(net, x);
+  ASSERT_NE(net->cpu_plans(), nullptr);
+  EXPECT_NE(net->cpu_plans()->find(70, 70), nullptr);
+  EXPECT_LT(max_relative_difference(planned.to(torch::kFloat64), float64_forward(net, x)), kFloat32Bound);
+}
+
 TEST_F(CpuInferencePlanTest, IsTheForwardPassWithoutAStemAndWithTransformInput) {
   torch::manual_seed(12);
   InceptionV3Options options;
@@ -129,7 +148,9 @@ TEST_F(CpuInferencePlanTest, PreparedAtLoadAndOnlyForInference) {
     ++convolutions;
     EXPECT_EQ(implementation.rfind("ref", 0), std::string::npos) << implementation;
   }
-  EXPECT_EQ(convolutions, 94 + 2);  // the backbone's BasicConv2ds and the stem's two full-size ones
+  // The backbone's BasicConv2ds; the stem's conv1 and conv2 for 32-row strips
+  // and for the last 120 - 3 x 32 rows (its conv_out, 16 -> 3, is derm's own loop).
+  EXPECT_EQ(convolutions, 94 + 2 + 2);
 
   // With gradients or in training mode LibTorch's operators run (and no plan is made).
   auto fresh = network(14, 80, 80);

@@ -21,9 +21,6 @@ struct LearnedResizerImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   // The same function in fewer passes (derm-classify, derm-eval, derm-serve on the CPU).
   torch::Tensor forward_cpu_inference(const torch::Tensor& x);
-  // Its second half: 1 x 3 x S x S image and its 1 x C x S x S full-resolution
-  // features (conv1, conv2 and their LeakyReLUs), both channels-last -> 1 x 3 x out x out.
-  torch::Tensor from_features_cpu_inference(const torch::Tensor& image, const torch::Tensor& features);
   // The skip path alone: the antialiased bilinear resize the stem starts from
   // (on a GPU by the fastest of its forms, derm/antialiased_resize.hpp).
   torch::Tensor resize(const torch::Tensor& x) const { return resize_(x); }
