@@ -216,7 +216,6 @@ CpuStemPlan::CpuStemPlan(LearnedResizerImpl& stem, int64_t height, int64_t width
   strip_widths_ = torch::empty({rows_per_strip_, out_, channels_}, f32);
   own_conv_out_ = channels_ % 16 == 0;
   small_ = own_conv_out_ ? torch::zeros({out_ + 2, out_ + 2, channels_}, f32) : torch::empty({out_, out_, channels_}, f32);
-  image_widths_ = torch::empty({rows_per_strip_, out_, 3}, f32);
   passes_.push_back(strip_pass(rows_per_strip_, stem, packed));
   if (height_ % rows_per_strip_ != 0) passes_.push_back(strip_pass(height_ % rows_per_strip_, stem, packed));
   output_tensor_ = torch::empty({out_, out_, 3}, f32);
@@ -262,16 +261,14 @@ void CpuStemPlan::run(const torch::Tensor& image, dnnl::stream& stream) {
     pass.conv1.execute(stream, pass.conv1_args);
     pass.conv2.execute(stream, pass.conv2_args);
     stream.wait();
-    // The features' strip, with BatchNorm, and the skip path: the image's rows, into the output.
+    // The features' strip, with BatchNorm.
     const StripResize parts[] = {
         {features_.data_ptr<float>(), channels_, strip_widths_.data_ptr<float>(),
          small_.data_ptr<float>() + (own_conv_out_ ? (out_ + 3) * channels_ : 0),
          (own_conv_out_ ? out_ + 2 : out_) * channels_, bn_scale_.data(),
-         bn_shift_.data()},
-        {padded + (first_row + 1) * width_ * 3, 3, image_widths_.data_ptr<float>(), output_tensor_.data_ptr<float>(),
-         out_ * 3}};
-    at::parallel_for(0, 2 * pass.rows, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t k = begin; k < end; ++k) parts[k % 2].resize_row(k / 2, widths_, width_);
+         bn_shift_.data()}};
+    at::parallel_for(0, pass.rows, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) parts[0].resize_row(r, widths_, width_);
     });
     // The output rows reaching into the strip (first[i] does not decrease with i).
     const int64_t last_row = first_row + pass.rows;
@@ -279,10 +276,22 @@ void CpuStemPlan::run(const torch::Tensor& image, dnnl::stream& stream) {
     while (begin < out_ && heights_.first[begin] + heights_.count[begin] <= first_row) ++begin;
     int64_t end = begin;
     while (end < out_ && heights_.first[end] < last_row) ++end;
-    at::parallel_for(2 * begin, 2 * end, 1, [&](int64_t k_begin, int64_t k_end) {
-      for (int64_t k = k_begin; k < k_end; ++k) parts[k % 2].add_taps(k / 2, first_row, last_row, heights_, out_);
+    at::parallel_for(begin, end, 1, [&](int64_t i_begin, int64_t i_end) {
+      for (int64_t i = i_begin; i < i_end; ++i) parts[0].add_taps(i, first_row, last_row, heights_, out_);
     });
   }
+  // The skip path: the image resized, heights first (whole rows of 3 x W
+  // floats), then each output row along its width; conv_out is added onto it.
+  at::parallel_for(0, out_, 4, [&](int64_t begin, int64_t end) {
+    std::vector<float> line(static_cast<std::size_t>(width_ * 3));
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t t = 0; t < heights_.count[i]; ++t) {
+        add_weighted(line.data(), padded + (heights_.first[i] + t + 1) * width_ * 3,
+                     heights_.weights[i * heights_.width + t], width_ * 3, t == 0);
+      }
+      resize_row<3>(line.data(), output_tensor_.data_ptr<float>() + i * out_ * 3, widths_, 3);
+    }
+  });
   // conv_out, added onto the resized image.
   if (own_conv_out_) {
     at::parallel_for(0, out_, 8, [&](int64_t begin, int64_t end) {

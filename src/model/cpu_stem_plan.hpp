@@ -2,9 +2,8 @@
 // The learned-resizer stem's inference on the CPU for one image size, as
 // CpuInferencePlan runs it: the full-resolution half (conv1, LeakyReLU, conv2,
 // LeakyReLU, the resize) in strips of rows, so that the 16-channel features
-// stay in cache instead of making three round trips to memory; the image's
-// own resize (the skip path) strip by strip alongside; then conv_out added
-// onto the resized image.
+// stay in cache instead of making three round trips to memory; then the
+// image's own resize (the skip path), and conv_out added onto it.
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -50,7 +49,6 @@ class CpuStemPlan {
   torch::Tensor features_;         // rows_per_strip x W x C: a strip's conv2 output
   torch::Tensor middle_;           // rows_per_strip x W x C: a strip's conv1 output
   torch::Tensor strip_widths_;     // rows_per_strip x out x C: the features' strip resized along its rows
-  torch::Tensor image_widths_;     // rows_per_strip x out x 3: the image's strip resized along its rows
   // The features resized, BatchNorm applied: out x out x C, or with a zero
   // border when conv_out is derm's own loop (C a multiple of 16).
   torch::Tensor small_;
