@@ -1,17 +1,12 @@
 #include "cpu_inference_plan.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <functional>
-#include <limits>
-#include <map>
 #include <optional>
 #include <unordered_map>
 #include <utility>
 
 #include <dnnl.hpp>
 
-#include "derm/core/error.hpp"
 #include "derm/model/inception_v3.hpp"
 #include "cpu_stem_plan.hpp"
 #include "packed_weights.hpp"
@@ -111,8 +106,6 @@ class PlanBuilder {
     const dnnl::reorder::primitive_desc pd(x, out);
     add(dnnl::reorder(pd), {{DNNL_ARG_FROM, x}, {DNNL_ARG_TO, out}}, pd.impl_info_str());
   }
-  // x is read after the last step: its memory is not reused.
-  void keep(const memory& x) { buffers_.at(index_.at(x.get())).last = std::numeric_limits<int>::max(); }
 
   // Places every buffer in one arena, first fit by decreasing size among the
   // buffers whose lifetimes (first write to last read) overlap; returns the arena.

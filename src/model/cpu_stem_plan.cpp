@@ -26,8 +26,9 @@ memory over(const torch::Tensor& t, const memory::desc& desc, const dnnl::engine
   return memory(desc, engine, t.data_ptr());
 }
 
-// The resize's loops, compiled for AVX-512, AVX2 + FMA and baseline x86-64,
-// the best that the CPU has chosen at load (derm is built for baseline x86-64).
+// The stem's own loops, compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2,
+// FMA) and baseline x86-64, the best the CPU has chosen at load (derm itself
+// is built for baseline x86-64).
 #if defined(__GNUC__) && defined(__x86_64__)
 #define DERM_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
