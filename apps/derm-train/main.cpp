@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   app.add_flag("--fp32", cl.fp32, "CUDA: no bf16 autocast")->group("Run");
   app.add_flag("--cuda-graphs", o.cuda_graphs,
                "CUDA: replay each step's forward and backward pass as one recorded CUDA graph")->group("Run");
-  app.add_option("--threads", o.threads, "CPU threads for the network (0 = all cores)")->group("Run");
+  app.add_option("--threads", o.threads, "CPU threads for the network (0 = LibTorch's default)")->group("Run");
   app.add_option("-j,--workers", o.workers, "Image decoding/augmentation threads")->capture_default_str()
       ->group("Run");
   app.add_option("--cache-mb", o.cache_mb, "Memory for decoded images (the split is decoded once if it fits)")

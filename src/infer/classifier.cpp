@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "derm/core/error.hpp"
+#include "derm/core/parallel.hpp"
 #include "derm/model/ensemble_folder.hpp"
 #include "derm/model/grad_cam.hpp"
 #include "derm/model/graphed_forward.hpp"
@@ -29,7 +30,7 @@ struct Classifier::State {
 
 Classifier::Classifier(const ClassifierOptions& options) : state_(std::make_unique<State>()) {
   if (options.threads < 0) throw OptionError("threads", "must be 0 (default) or positive");
-  if (options.threads > 0) torch::set_num_threads(options.threads);
+  torch::set_num_threads(options.threads > 0 ? options.threads : std::max(torch::get_num_threads(), available_cores()));
   state_->device = parse_device(options.device);
   state_->paths = resolve_model_paths(options.models);
   for (const auto& path : state_->paths) {

@@ -1,12 +1,17 @@
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include "derm/core/parallel.hpp"
 #include "resource_failures.hpp"
@@ -70,6 +75,27 @@ TEST(ParallelFor, GoesOnWithFewerThreadsWhenTheSystemRefusesOne) {
   }
   EXPECT_TRUE(none.each_once());
   EXPECT_EQ(none.threads, std::set<std::thread::id>{std::this_thread::get_id()});
+}
+
+// Between one and the CPUs the process may run on; hyperthreads (two or more
+// CPUs per core) count once, so never fewer than half the CPUs on x86-64's
+// two-way SMT, and exactly the CPUs when every core has one thread.
+TEST(AvailableCores, CountsEachCoreOnceAmongTheCpusOfTheProcess) {
+  const int cores = available_cores();
+  EXPECT_GE(cores, 1);
+#if defined(__linux__)
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const int cpus = CPU_COUNT(&set);
+  EXPECT_LE(cores, cpus);
+  std::ifstream siblings("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list");
+  std::string list;
+  if (siblings >> list && list.find_first_of(",-") == std::string::npos) {
+    EXPECT_EQ(cores, cpus) << "one thread per core (cpu0's siblings: " << list << ")";
+  } else {
+    EXPECT_GE(2 * cores, cpus);
+  }
+#endif
 }
 
 }  // namespace

@@ -14,6 +14,13 @@ namespace derm {
 // calling thread).
 void parallel_for(std::size_t count, int threads, const std::function<void(std::size_t)>& body);
 
+// The physical cores this process may run on: on Linux the distinct (package,
+// core) pairs of the CPUs in its affinity mask, hyperthreads counted once;
+// elsewhere std::thread::hardware_concurrency(). At least 1. LibTorch's own
+// default means the same, but on some virtual machines it finds fewer cores
+// than there are (one of two on this project's 2-vCPU machine).
+int available_cores();
+
 // Starts up to `count` threads running `work`, stopping at the first one the
 // system refuses (EAGAIN); the caller joins those returned.
 std::vector<std::thread> start_threads(std::size_t count, const std::function<void()>& work);
