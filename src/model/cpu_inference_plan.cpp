@@ -262,13 +262,12 @@ CpuInferencePlan::CpuInferencePlan(InceptionV3Impl& network, int64_t height, int
   State& s = *state_;
   s.input_shape = {1, 3, height, width};
   s.network = &network;
-  const int64_t n = 1;
   if (network.stem) {
     s.stem = std::make_unique<CpuStemPlan>(*network.stem, height, width, s.engine, packed);
     height = width = network.stem->options.output_size;
   }
   PlanBuilder b(s.engine, packed);
-  s.backbone_input = b.external({n, 3, height, width}, s.stem ? Tag::nhwc : Tag::nchw);
+  s.backbone_input = b.external({1, 3, height, width}, s.stem ? Tag::nhwc : Tag::nchw);
   memory x = b.convolution(s.backbone_input, spec_of(*network.Conv2d_1a_3x3));
   x = b.convolution(x, spec_of(*network.Conv2d_2a_3x3));
   x = b.convolution(x, spec_of(*network.Conv2d_2b_3x3));
@@ -285,7 +284,7 @@ CpuInferencePlan::CpuInferencePlan(InceptionV3Impl& network, int64_t height, int
   x = inception_e(b, x, *network.Mixed_7b);
   x = inception_e(b, x, *network.Mixed_7c);
   x = b.global_average_pool(x);
-  s.pooled = b.external({n, x.get_desc().dims()[1], 1, 1}, Tag::nchw);
+  s.pooled = b.external({1, x.get_desc().dims()[1], 1, 1}, Tag::nchw);
   b.write_to(x, s.pooled);
   s.backbone.arena = b.lay_out();
   s.backbone.steps = b.steps();
@@ -330,27 +329,36 @@ CpuInferencePlans::~CpuInferencePlans() = default;
 
 namespace {
 
-std::vector<std::pair<const void*, uint32_t>> weights_of(InceptionV3Impl& network) {
-  std::vector<std::pair<const void*, uint32_t>> seen;
-  for (const auto& tensor : network.parameters()) seen.emplace_back(tensor.data_ptr(), tensor._version());
-  for (const auto& tensor : network.buffers()) seen.emplace_back(tensor.data_ptr(), tensor._version());
-  return seen;
+// The data and version of each tensor: a change of either (an in-place update,
+// a load, a move to another device or dtype) makes it differ.
+std::vector<std::pair<const void*, uint32_t>> state_of(const std::vector<torch::Tensor>& tensors) {
+  std::vector<std::pair<const void*, uint32_t>> state;
+  state.reserve(tensors.size());
+  for (const auto& tensor : tensors) state.emplace_back(tensor.data_ptr(), tensor._version());
+  return state;
 }
+
+std::vector<int64_t> plan_key(int64_t height, int64_t width) { return {height, width, torch::get_num_threads()}; }
 
 constexpr std::size_t max_plans = 3;
 
 }  // namespace
 
 CpuInferencePlan& CpuInferencePlans::plan_for(InceptionV3Impl& network, int64_t height, int64_t width) {
-  auto seen = weights_of(network);
-  if (seen != weights_seen_) {
+  if (watched_.empty()) {
+    watched_ = network.parameters();
+    const auto buffers = network.buffers();
+    watched_.insert(watched_.end(), buffers.begin(), buffers.end());
+  }
+  auto state = state_of(watched_);
+  if (state != watched_state_) {
     plans_.clear();
     packed_ = std::make_unique<PackedWeights>(dnnl::engine(dnnl::engine::kind::cpu, 0));
-    weights_seen_ = std::move(seen);
+    watched_state_ = std::move(state);
   }
-  const std::vector<int64_t> key{height, width, torch::get_num_threads()};
-  for (auto& [plan_key, plan] : plans_) {
-    if (plan_key == key) return *plan;
+  const auto key = plan_key(height, width);
+  for (auto& [made_for, plan] : plans_) {
+    if (made_for == key) return *plan;
   }
   if (plans_.size() == max_plans) plans_.erase(plans_.begin());
   plans_.emplace_back(key, std::make_unique<CpuInferencePlan>(network, height, width, *packed_));
@@ -369,9 +377,9 @@ void CpuInferencePlans::prepare(InceptionV3Impl& network, int64_t height, int64_
 }
 
 const CpuInferencePlan* CpuInferencePlans::find(int64_t height, int64_t width) const {
-  const std::vector<int64_t> key{height, width, torch::get_num_threads()};
-  for (const auto& [plan_key, plan] : plans_) {
-    if (plan_key == key) return plan.get();
+  const auto key = plan_key(height, width);
+  for (const auto& [made_for, plan] : plans_) {
+    if (made_for == key) return plan.get();
   }
   return nullptr;
 }

@@ -20,9 +20,10 @@ struct InceptionV3Impl;
 class PackedWeights;
 
 // One input size (H x W) and thread count. A batch runs image by image: on a
-// few cores a planned batch of one is as fast per image as a larger one
-// (2-core EPYC: 70 ms per 700x700 image either way), and one plan serves
-// every batch size. The network must stay in eval mode with float32 CPU
+// few cores a planned batch of one is as fast per image as a larger one (on
+// the 2-core EPYC, before the stem ran in strips: 72 ms per 700x700 image
+// planned as a batch of 8, 70 ms one at a time), and one plan serves every
+// batch size. The network must stay in eval mode with float32 CPU
 // weights; CpuInferencePlans checks that the weights it was planned from are unchanged.
 class CpuInferencePlan {
  public:
@@ -47,7 +48,8 @@ class CpuInferencePlan {
 
 // A network's plans by input size and thread count (a few, the oldest
 // dropped), sharing the reordered weights; all dropped when a parameter or
-// buffer of the network has changed since they were made. One call at a time.
+// buffer of the network has changed since they were made (its data or
+// version; the tensors are the module's at the first call). One call at a time.
 class CpuInferencePlans {
  public:
   CpuInferencePlans();
@@ -64,7 +66,8 @@ class CpuInferencePlans {
 
   std::mutex mutex_;
   std::unique_ptr<PackedWeights> packed_;
-  std::vector<std::pair<const void*, uint32_t>> weights_seen_;  // data and version of each
+  std::vector<torch::Tensor> watched_;                            // the network's parameters and buffers
+  std::vector<std::pair<const void*, uint32_t>> watched_state_;  // their data and versions at the last plan
   std::vector<std::pair<std::vector<int64_t>, std::unique_ptr<CpuInferencePlan>>> plans_;  // key: H, W, threads
 };
 
