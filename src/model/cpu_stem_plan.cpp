@@ -1,7 +1,6 @@
 #include "cpu_stem_plan.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "packed_weights.hpp"
@@ -92,8 +91,6 @@ struct StripResize {
     float* target = wide + r * static_cast<int64_t>(widths.first.size()) * channels;
     if (channels == 16) {
       derm::resize_row<16>(row, target, widths, channels);
-    } else if (channels == 3) {
-      derm::resize_row<3>(row, target, widths, channels);
     } else {
       derm::resize_row<0>(row, target, widths, channels);
     }
@@ -119,8 +116,9 @@ struct StripResize {
 
 // conv_out (C -> 3, 3x3, padding 1) added onto `image` (out x out x 3), rows
 // [row_begin, row_end); `padded`: (out + 2) x (out + 2) x C with a zero
-// border, C a multiple of 16; `weights`: [3][3 x 3][C]. oneDNN's kernels,
-// made for 16 or more output channels, take 4x as long for these 3.
+// border, C a multiple of 16; `weights`: [3][3 x 3][C]. oneDNN's kernels are
+// made for 16 or more output channels: for these 3 at 299 x 299 on the 2-core
+// EPYC, 2.0 ms against this loop's 1.6 ms.
 using Vector16 = float __attribute__((vector_size(64)));
 using Vector8 = float __attribute__((vector_size(32)));
 using Vector4 = float __attribute__((vector_size(16)));
