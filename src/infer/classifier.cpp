@@ -1,6 +1,7 @@
 #include "derm/infer/classifier.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <opencv2/imgproc.hpp>
 
@@ -16,6 +17,16 @@
 namespace derm {
 namespace fs = std::filesystem;
 
+namespace {
+
+// Every core, unless OMP_NUM_THREADS says otherwise (LibTorch's default follows it).
+int default_threads() {
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return torch::get_num_threads();
+  return std::max(torch::get_num_threads(), available_cores());
+}
+
+}  // namespace
+
 struct Classifier::State {
   torch::Device device{torch::kCPU};
   std::vector<Model> models;
@@ -30,7 +41,7 @@ struct Classifier::State {
 
 Classifier::Classifier(const ClassifierOptions& options) : state_(std::make_unique<State>()) {
   if (options.threads < 0) throw OptionError("threads", "must be 0 (default) or positive");
-  torch::set_num_threads(options.threads > 0 ? options.threads : std::max(torch::get_num_threads(), available_cores()));
+  torch::set_num_threads(options.threads > 0 ? options.threads : default_threads());
   state_->device = parse_device(options.device);
   state_->paths = resolve_model_paths(options.models);
   for (const auto& path : state_->paths) {

@@ -19,7 +19,9 @@ struct ClassifierOptions {
   // must share their classes.
   std::vector<std::filesystem::path> models;
   std::string device = "auto";  // cpu, cuda, cuda:N, auto (CUDA when available)
-  int threads = 0;              // CPU threads for the network; 0 = every core (derm::available_cores())
+  // CPU threads for the network; 0 = every core (derm::available_cores()), or
+  // LibTorch's default when OMP_NUM_THREADS is set.
+  int threads = 0;
   // On CUDA, each member's forward pass (BatchNorm folded into the
   // convolutions) is recorded once per batch shape as a CUDA graph and
   // replayed (derm::GraphedForward); off: plain calls.
