@@ -44,16 +44,21 @@ torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
       .relu_();
 }
 
+std::pair<torch::Tensor, torch::Tensor> batch_norm_scale_and_shift(const torch::nn::BatchNorm2dImpl& bn) {
+  torch::NoGradGuard no_grad;
+  const auto scale = bn.weight.to(torch::kFloat64) / (bn.running_var.to(torch::kFloat64) + bn.options.eps()).sqrt();
+  return {scale, bn.bias.to(torch::kFloat64) - bn.running_mean.to(torch::kFloat64) * scale};
+}
+
 FoldedConvolution BasicConv2dImpl::batch_norm_fold() const {
   torch::NoGradGuard no_grad;
   FoldedConvolution folded;
-  // In float64, so that the fold adds no rounding beyond the final cast.
   const auto& w = conv->weight;
-  const auto scale = bn->weight.to(torch::kFloat64) / (bn->running_var.to(torch::kFloat64) + bn->options.eps()).sqrt();
+  const auto [scale, shift] = batch_norm_scale_and_shift(*bn);
   folded.weight = (w.to(torch::kFloat64) * scale.view({-1, 1, 1, 1}))
                       .to(w.scalar_type())
                       .contiguous(w.suggest_memory_format());
-  folded.bias = (bn->bias.to(torch::kFloat64) - bn->running_mean.to(torch::kFloat64) * scale).to(w.scalar_type());
+  folded.bias = shift.to(w.scalar_type());
   const auto& options = conv->options;
   folded.stride = std::vector<int64_t>(options.stride()->begin(), options.stride()->end());
   const auto& padding = explicit_padding(options);

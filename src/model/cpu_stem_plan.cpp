@@ -202,10 +202,7 @@ CpuStemPlan::CpuStemPlan(LearnedResizerImpl& stem, int64_t height, int64_t width
       widths_(ResizeTaps::of(antialiased_resize_matrix(width, stem.options.output_size))) {
   TORCH_CHECK(channels_ <= 64, "CpuStemPlan: at most 64 stem channels");
   {
-    torch::NoGradGuard no_grad;
-    const auto& bn = *stem.bn;
-    const auto scale = bn.weight.to(torch::kFloat64) / (bn.running_var.to(torch::kFloat64) + bn.options.eps()).sqrt();
-    const auto shift = bn.bias.to(torch::kFloat64) - bn.running_mean.to(torch::kFloat64) * scale;
+    const auto [scale, shift] = batch_norm_scale_and_shift(*stem.bn);
     const auto scale32 = scale.to(torch::kFloat32).contiguous(), shift32 = shift.to(torch::kFloat32).contiguous();
     bn_scale_.assign(scale32.data_ptr<float>(), scale32.data_ptr<float>() + channels_);
     bn_shift_.assign(shift32.data_ptr<float>(), shift32.data_ptr<float>() + channels_);

@@ -1,6 +1,7 @@
 #pragma once
 // Inception v3's convolution unit (convolution, BatchNorm, ReLU) as torchvision
 // names it, and its inference form with the BatchNorm folded into the convolution.
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -9,6 +10,10 @@ namespace derm {
 
 // A Conv2d's padding when given as numbers (not "same" or "valid").
 const torch::ExpandingArray<2>& explicit_padding(const torch::nn::detail::ConvNdOptions<2>& options);
+
+// An eval-mode BatchNorm as the per-channel affine map it is, y = scale * x +
+// shift, computed in float64 (so that folding it adds no rounding beyond the final cast).
+std::pair<torch::Tensor, torch::Tensor> batch_norm_scale_and_shift(const torch::nn::BatchNorm2dImpl& bn);
 
 // A convolution with its BatchNorm folded in, followed by ReLU (inference).
 struct FoldedConvolution {
