@@ -253,19 +253,26 @@ std::vector<std::string> InceptionV3Impl::layer_names() const {
 
 bool InceptionV3Impl::cpu_inference_plans_built() { return DERM_WITH_ONEDNN != 0; }
 
-bool InceptionV3Impl::runs_cpu_plan(const torch::Tensor& x) const {
-  return cpu_inference_plans_built() && cpu_inference_plans && !is_training() && !torch::GradMode::is_enabled() &&
-         x.is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 4 && x.size(1) == 3 &&
-         fc->weight.is_cpu() && fc->weight.scalar_type() == torch::kFloat32;
+bool InceptionV3Impl::plans_cpu_inference() const {
+  return cpu_inference_plans_built() && cpu_inference_plans && !is_training() && fc->weight.is_cpu() &&
+         fc->weight.scalar_type() == torch::kFloat32;
 }
+
+bool InceptionV3Impl::runs_cpu_plan(const torch::Tensor& x) const {
+  return plans_cpu_inference() && !torch::GradMode::is_enabled() && x.is_cpu() &&
+         x.scalar_type() == torch::kFloat32 && x.dim() == 4 && x.size(1) == 3;
+}
+
+#if DERM_WITH_ONEDNN
+CpuInferencePlans& InceptionV3Impl::cpu_plans_made() {
+  if (!cpu_plans_) cpu_plans_ = std::make_shared<CpuInferencePlans>();
+  return *cpu_plans_;
+}
+#endif
 
 void InceptionV3Impl::prepare_cpu_inference(int64_t height, int64_t width) {
 #if DERM_WITH_ONEDNN
-  if (!cpu_inference_plans || is_training() || !fc->weight.is_cpu() || fc->weight.scalar_type() != torch::kFloat32) {
-    return;
-  }
-  if (!cpu_plans_) cpu_plans_ = std::make_shared<CpuInferencePlans>();
-  cpu_plans_->prepare(*this, height, width);
+  if (plans_cpu_inference()) cpu_plans_made().prepare(*this, height, width);
 #else
   (void)height;
   (void)width;
@@ -285,8 +292,7 @@ InceptionV3Output InceptionV3Impl::forward_with_aux(torch::Tensor x, const std::
   }
 #if DERM_WITH_ONEDNN
   if (keep.empty() && runs_cpu_plan(x)) {
-    if (!cpu_plans_) cpu_plans_ = std::make_shared<CpuInferencePlans>();
-    out.logits = fc(cpu_plans_->features(*this, x));
+    out.logits = fc(cpu_plans_made().features(*this, x));
     return out;
   }
 #endif

@@ -157,7 +157,10 @@ struct InceptionV3Impl : torch::nn::Module {
   torch::nn::Linear fc{nullptr};
 
  private:
+  // Eval mode, plans on and built, float32 CPU weights: what both prepare and forward need.
+  bool plans_cpu_inference() const;
   bool runs_cpu_plan(const torch::Tensor& x) const;
+  CpuInferencePlans& cpu_plans_made();
   std::shared_ptr<CpuInferencePlans> cpu_plans_;
 };
 TORCH_MODULE(InceptionV3);
