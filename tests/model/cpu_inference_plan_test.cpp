@@ -13,15 +13,8 @@ using testing::max_relative_difference;
 // Every parameter and statistic far from its initial value: BatchNorms worth
 // folding, and a stem whose conv_out (zero at initialisation) counts.
 void randomise(InceptionV3& net) {
+  testing::randomise_batch_norms(net);
   torch::NoGradGuard no_grad;
-  for (auto& module : net->modules(/*include_self=*/false)) {
-    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-      bn->weight.uniform_(0.5, 1.5);
-      bn->bias.uniform_(-0.5, 0.5);
-      bn->running_mean.uniform_(-0.5, 0.5);
-      bn->running_var.uniform_(0.5, 2.0);
-    }
-  }
   if (net->stem) {
     net->stem->conv_out->weight.normal_(0.0, 0.2);
     net->stem->conv_out->bias.normal_(0.0, 0.1);
@@ -30,6 +23,16 @@ void randomise(InceptionV3& net) {
 
 InceptionV3 network(std::uint64_t seed, int64_t input_size, int64_t backbone_size) {
   auto net = testing::small_network(seed, input_size, backbone_size);
+  randomise(net);
+  net->eval();
+  return net;
+}
+
+// The same for other options; no auxiliary head.
+InceptionV3 network(std::uint64_t seed, InceptionV3Options options) {
+  torch::manual_seed(seed);
+  options.aux_logits = false;
+  InceptionV3 net(options);
   randomise(net);
   net->eval();
   return net;
@@ -57,6 +60,14 @@ torch::Tensor planned_forward(InceptionV3& net, const torch::Tensor& x) {
 // APlanFromStaleWeightsWouldBeWrong).
 constexpr double kFloat32Bound = 1e-4;
 
+// x's planned forward pass: made by a plan for x's size, and within kFloat32Bound of float64_forward.
+void expect_the_plan_is_the_forward_pass(InceptionV3& net, const torch::Tensor& x) {
+  const auto planned = planned_forward(net, x);
+  ASSERT_NE(net->cpu_plans(), nullptr);
+  EXPECT_NE(net->cpu_plans()->find(x.size(2), x.size(3)), nullptr) << "the forward pass did not run the plan";
+  EXPECT_LT(max_relative_difference(planned.to(torch::kFloat64), float64_forward(net, x)), kFloat32Bound);
+}
+
 // Built only with the plans (tests/CMakeLists.txt: DERM_WITH_ONEDNN).
 class CpuInferencePlanTest : public ::testing::Test {
  protected:
@@ -82,38 +93,22 @@ TEST_F(CpuInferencePlanTest, IsTheForwardPassWithAStemImageByImage) {
 
 // Stems of 16 channels (the default) run derm's own conv_out loop, others oneDNN's.
 TEST_F(CpuInferencePlanTest, IsTheForwardPassWithAnUpsamplingStemOfEightChannels) {
-  torch::manual_seed(15);
   InceptionV3Options options;
   options.num_classes = 3;
-  options.aux_logits = false;
   options.input_size = 70;
   options.backbone_size = 90;
   options.stem_channels = 8;
-  InceptionV3 net(options);
-  randomise(net);
-  net->eval();
-  const auto x = torch::randn({2, 3, 70, 70});
-  const auto planned = planned_forward(net, x);
-  ASSERT_NE(net->cpu_plans(), nullptr);
-  EXPECT_NE(net->cpu_plans()->find(70, 70), nullptr);
-  EXPECT_LT(max_relative_difference(planned.to(torch::kFloat64), float64_forward(net, x)), kFloat32Bound);
+  auto net = network(15, options);
+  expect_the_plan_is_the_forward_pass(net, torch::randn({2, 3, 70, 70}));
 }
 
 TEST_F(CpuInferencePlanTest, IsTheForwardPassWithoutAStemAndWithTransformInput) {
-  torch::manual_seed(12);
   InceptionV3Options options;
   options.num_classes = 4;
-  options.aux_logits = false;
   options.input_size = options.backbone_size = 96;
   options.transform_input = true;
-  InceptionV3 net(options);
-  randomise(net);
-  net->eval();
-  const auto x = torch::randn({2, 3, 96, 96});
-  const auto planned = planned_forward(net, x);
-  ASSERT_NE(net->cpu_plans(), nullptr);
-  EXPECT_NE(net->cpu_plans()->find(96, 96), nullptr);
-  EXPECT_LT(max_relative_difference(planned.to(torch::kFloat64), float64_forward(net, x)), kFloat32Bound);
+  auto net = network(12, options);
+  expect_the_plan_is_the_forward_pass(net, torch::randn({2, 3, 96, 96}));
 }
 
 TEST_F(CpuInferencePlanTest, APlanFromStaleWeightsWouldBeWrong) {

@@ -78,21 +78,8 @@ TEST(InceptionV3, ForwardShapesInEvalAndTraining) {
   EXPECT_EQ(out.aux_logits.sizes(), (std::vector<int64_t>{2, 5}));
 }
 
-// Running statistics and affine parameters far from BatchNorm's defaults, so
-// that folding them is not close to the identity.
-void randomise_batch_norms(InceptionV3& net) {
-  torch::NoGradGuard no_grad;
-  for (auto& module : net->modules(/*include_self=*/false)) {
-    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-      bn->weight.uniform_(0.5, 1.5);
-      bn->bias.uniform_(-0.5, 0.5);
-      bn->running_mean.uniform_(-0.5, 0.5);
-      bn->running_var.uniform_(0.5, 2.0);
-    }
-  }
-}
-
 using testing::max_relative_difference;
+using testing::randomise_batch_norms;
 
 // In eval mode, with BatchNorms worth folding. The CPU tests fold in float64:
 // against the unfolded network, the fold only changes the rounding of ~100

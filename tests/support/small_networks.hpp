@@ -24,6 +24,20 @@ inline InceptionV3 small_network(std::uint64_t seed, int64_t input_size, int64_t
   return net;
 }
 
+// Running statistics and affine parameters far from BatchNorm's defaults, so
+// that folding them is not close to the identity.
+inline void randomise_batch_norms(InceptionV3& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& module : net->modules(/*include_self=*/false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.5, 0.5);
+      bn->running_mean.uniform_(-0.5, 0.5);
+      bn->running_var.uniform_(0.5, 2.0);
+    }
+  }
+}
+
 // max |a - b| / max |b|
 inline double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
   return ((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item<double>();
